@@ -1,0 +1,14 @@
+"""What students must not change: data splits, the validation transform, the training loop, the metrics.
+
+Layout (each idea in one file):
+    info.py         class names, split sizes, official counts (from medmnist.INFO)
+    data.py         load the official splits, or the synthetic stand-in; say which
+    synthetic.py    deterministic offline dataset in the exact medmnist npz format
+    transforms.py   the fixed validation/test transform
+    submission.py   load and validate a student's model.py + train_config.py
+    consistency.py  train-vs-validation preprocessing check (the Normalize trap)
+    engine.py       seeding, device, the training loop, prediction
+    metrics.py      the course's metrics, computed with scikit-learn
+    report.py       the text report the course prints
+    train.py        `python -m locked.train`: the student's run
+"""

@@ -1,0 +1,94 @@
+"""Load DermaMNIST's official splits through `medmnist`, or the synthetic stand-in, and say which it was.
+
+Where the data lives: `--data-dir`, else $DERMAMNIST_ROOT, else medmnist's own (~/.medmnist).
+Offline switch: `--synthetic` or DERMAMNIST_SYNTHETIC=1, honoured by every entry point through `want_synthetic`.
+"""
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from medmnist import DermaMNIST
+from medmnist.info import DEFAULT_ROOT
+
+from locked import synthetic
+from locked.info import FLAG, NUM_CLASSES, OFFICIAL_MD5, SPLITS
+
+ENV_ROOT = "DERMAMNIST_ROOT"
+ENV_SYNTHETIC = "DERMAMNIST_SYNTHETIC"
+ENV_SYNTHETIC_SCALE = "DERMAMNIST_SYNTHETIC_SCALE"
+
+
+class DataUnavailable(RuntimeError):
+    """The real dataset is not on disk and could not be downloaded."""
+
+
+@dataclass
+class Splits:
+    """Images uint8 (N, 28, 28, 3) and labels int64 (N,) per split, plus where they came from."""
+    images: dict
+    labels: dict
+    provenance: dict = field(default_factory=dict)
+
+    def class_counts(self, split):
+        return np.bincount(self.labels[split], minlength=NUM_CLASSES).tolist()
+
+
+def want_synthetic(flag=False):
+    """True if the caller asked for synthetic data, by flag or by DERMAMNIST_SYNTHETIC=1."""
+    return bool(flag) or os.environ.get(ENV_SYNTHETIC, "").strip().lower() in {"1", "true", "yes"}
+
+
+def data_root(data_dir=None):
+    return Path(data_dir or os.environ.get(ENV_ROOT) or DEFAULT_ROOT).expanduser()
+
+
+def md5sum(path):
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load(data_dir=None, synthetic_data=False, scale=None):
+    """Load all three splits. Real data unless synthetic is asked for; never a silent substitute."""
+    root = data_root(data_dir)
+    if want_synthetic(synthetic_data):
+        scale = float(scale or os.environ.get(ENV_SYNTHETIC_SCALE) or 1.0)
+        root = root / "synthetic" / f"scale-{scale:g}"
+        path = synthetic.write(root, scale=scale)
+        provenance = {"kind": "synthetic", "label": f"SYNTHETIC stand-in (scale {scale:g}), not DermaMNIST",
+                      "path": str(path), "scale": scale, "generator_version": synthetic.GENERATOR_VERSION}
+    else:
+        path = _ensure_real_file(root)
+        digest = md5sum(path)
+        official = digest == OFFICIAL_MD5
+        provenance = {"kind": "official" if official else "unofficial",
+                      "label": "official DermaMNIST (md5 verified)" if official else
+                      f"UNOFFICIAL dermamnist.npz (md5 {digest} != official {OFFICIAL_MD5})",
+                      "path": str(path), "md5": digest}
+    images, labels = {}, {}
+    for split in SPLITS:
+        ds = DermaMNIST(split=split, root=str(path.parent), download=False)
+        images[split] = np.asarray(ds.imgs)
+        labels[split] = np.asarray(ds.labels).reshape(-1).astype(np.int64)
+    return Splits(images, labels, provenance)
+
+
+def _ensure_real_file(root):
+    path = root / f"{FLAG}.npz"
+    if path.exists():
+        return path
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        DermaMNIST(split="train", root=str(root), download=True)
+    except Exception as err:  # medmnist wraps every download failure in a RuntimeError
+        raise DataUnavailable(
+            f"DermaMNIST is not at {path} and the download failed ({type(err).__name__}).\n"
+            f"  Fix: download {FLAG}.npz (md5 {OFFICIAL_MD5}) from https://zenodo.org/records/10519652\n"
+            f"       and put it in {root} (or point --data-dir / ${ENV_ROOT} at its folder),\n"
+            f"  or work offline on the synthetic stand-in: add --synthetic (or set {ENV_SYNTHETIC}=1)."
+        ) from None
+    return path

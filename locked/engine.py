@@ -1,0 +1,175 @@
+"""The locked training loop: seed, build, train, predict. Read it top to bottom; it is the whole run.
+
+Reproducibility: `seed_everything` seeds Python, NumPy and torch, and `pin_threads` fixes torch's thread count,
+so the same config on the same machine and torch build gives bit-identical weights (on the CPU).
+Speed: images are turned into PIL objects once and the fixed validation transform is applied once, up front;
+the student's train transform still runs per sample, per epoch, with its own randomness.
+"""
+import math
+import os
+import random
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from locked.info import NUM_CLASSES
+from locked.submission import SubmissionError, describe_exception
+from locked.transforms import VAL_TRANSFORM
+from locked import weights
+
+SEED = 0
+EVAL_BATCH = 500
+
+
+def pin_threads(n=None):
+    """Fix torch's intra-op thread count (env DERMA_THREADS, else 2). Call before training starts."""
+    n = int(n or os.environ.get("DERMA_THREADS") or 2)
+    torch.set_num_threads(n)
+    return n
+
+
+def seed_everything(seed=SEED):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(name=None):
+    """CUDA, then Apple MPS, then CPU; DERMA_DEVICE or `name` overrides (the grader always uses 'cpu')."""
+    name = name or os.environ.get("DERMA_DEVICE")
+    if name:
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _student_call(sub, check, what, fn, *args):
+    """Call student code; turn its exceptions into SubmissionErrors that point at the student's line."""
+    try:
+        return fn(*args)
+    except (SubmissionError, weights.WeightsUnavailable):
+        raise
+    except Exception as err:
+        if weights.is_download_failure(err):
+            raise weights.unavailable(err) from None
+        raise SubmissionError(check, f"{what} raised an error: {describe_exception(err, sub.folder)}") from None
+
+
+def build_model(sub):
+    """Call build_model() and check that it is an nn.Module mapping a (2, 3, 28, 28) batch to (2, 7) logits."""
+    model = _student_call(sub, "build", "build_model() in model.py", sub.build_model)
+    if not isinstance(model, torch.nn.Module):
+        raise SubmissionError("build", f"build_model() must return a torch.nn.Module; it returned "
+                              f"{type(model).__name__}. Did you forget `return MyModel()`?")
+    model.eval()
+    with torch.no_grad():
+        out = _student_call(sub, "build", "Your model's forward()", model, torch.rand(2, 3, 28, 28))
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, NUM_CLASSES):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise SubmissionError("output", f"For a batch of 2 images of shape 3x28x28 the model must return logits of "
+                              f"shape (2, {NUM_CLASSES}), one score per class; it returned {shape}. Check the last "
+                              f"layer: it needs {NUM_CLASSES} outputs (e.g. nn.Linear(..., {NUM_CLASSES})).")
+    if not torch.isfinite(out).all():
+        raise SubmissionError("output", "The model returns NaN or infinite values on a plain batch of images, "
+                              "before any training. Check forward() for divisions by zero or log of zero.")
+    return model
+
+
+def make_training_objects(sub, model, class_counts):
+    """The student's optimizer, loss and scheduler, checked for the types the loop relies on."""
+    optimizer = _student_call(sub, "config", "make_optimizer(model) in train_config.py", sub.make_optimizer, model)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise SubmissionError("config", f"make_optimizer(model) must return a torch.optim optimizer; got "
+                              f"{type(optimizer).__name__}.")
+    counts = torch.tensor(class_counts, dtype=torch.float32)
+    criterion = _student_call(sub, "config", "make_loss(class_counts) in train_config.py", sub.make_loss, counts)
+    if not callable(criterion):
+        raise SubmissionError("config", f"make_loss(class_counts) must return a loss such as nn.CrossEntropyLoss(); "
+                              f"got {type(criterion).__name__}.")
+    scheduler = _student_call(sub, "config", "make_scheduler(optimizer) in train_config.py", sub.make_scheduler, optimizer)
+    if scheduler is not None and not callable(getattr(scheduler, "step", None)):
+        raise SubmissionError("config", "make_scheduler(optimizer) must return a torch.optim.lr_scheduler object "
+                              f"or None; got {type(scheduler).__name__}.")
+    return optimizer, criterion, scheduler
+
+
+def to_val_tensor(images):
+    """Apply the locked validation transform to uint8 HWC images: float (N, 3, 28, 28) in [0, 1]."""
+    return torch.stack([VAL_TRANSFORM(img) for img in images])
+
+
+def _train_batch(sub, pil_images, idx):
+    xs = [_student_call(sub, "transform", "train_transform", sub.train_transform, pil_images[i]) for i in idx]
+    if not all(isinstance(x, torch.Tensor) for x in xs):
+        raise SubmissionError("transform", f"train_transform must return a tensor; it returned "
+                              f"{type(xs[0]).__name__}. End it with transforms.ToTensor().")
+    try:
+        return torch.stack(xs).float()
+    except RuntimeError:
+        raise SubmissionError("transform", "train_transform returns tensors of different shapes for different "
+                              "images; every image must come out as 3x28x28.") from None
+
+
+@torch.no_grad()
+def predict_logits(model, x, device):
+    """Logits (N, 7) as float32 numpy, in eval mode, in large batches."""
+    model.eval()
+    out = [model(x[i:i + EVAL_BATCH].to(device)).float().cpu() for i in range(0, len(x), EVAL_BATCH)]
+    return torch.cat(out).numpy()
+
+
+def fit(sub, model, splits, device, log=print, progress=True):
+    """Train `model` with the student's config; return the per-epoch history.
+
+    Raises SubmissionError when the loss diverges or the student's code fails mid-run.
+    """
+    train_y = torch.as_tensor(splits.labels["train"])
+    val_x, val_y = to_val_tensor(splits.images["val"]), torch.as_tensor(splits.labels["val"])
+    pil_images = [Image.fromarray(img) for img in splits.images["train"]]
+    optimizer, criterion, scheduler = make_training_objects(sub, model, splits.class_counts("train"))
+    model.to(device)
+    shuffle = torch.Generator().manual_seed(SEED)
+    n, history = len(pil_images), []
+    for epoch in range(1, sub.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, generator=shuffle)
+        batches = [order[i:i + sub.batch_size] for i in range(0, n, sub.batch_size)]
+        if len(batches) > 1 and len(batches[-1]) == 1:
+            batches.pop()  # a lone last sample breaks BatchNorm in train mode; dropping one image is harmless
+        loss_sum, correct, seen = 0.0, 0, 0
+        for step, idx in enumerate(tqdm(batches, desc=f"epoch {epoch}/{sub.epochs}", leave=False,
+                                        disable=None if progress else True, unit="batch")):
+            x = _train_batch(sub, pil_images, idx).to(device)
+            y = train_y[idx].to(device)
+            optimizer.zero_grad()
+            logits = _student_call(sub, "train", "The forward pass during training", model, x)
+            loss = _student_call(sub, "train", "The loss from make_loss()", criterion, logits, y)
+            if not torch.isfinite(loss):
+                lr = optimizer.param_groups[0].get("lr")
+                raise SubmissionError("train", f"Training diverged: the loss became {loss.item()} at epoch {epoch}, "
+                                      f"batch {step + 1}. Usually the learning rate is too high (yours starts at "
+                                      f"lr={lr}); try 10x smaller, e.g. Adam(lr=1e-3) or SGD(lr=0.01).")
+            _student_call(sub, "train", "loss.backward()", loss.backward)
+            _student_call(sub, "train", "optimizer.step()", optimizer.step)
+            loss_sum += loss.item() * len(idx)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(idx)
+        if scheduler is not None:
+            _student_call(sub, "train", "scheduler.step()", scheduler.step)
+        val_logits = torch.from_numpy(predict_logits(model, val_x, device))
+        val_loss = torch.nn.functional.cross_entropy(val_logits, val_y).item()
+        row = {"epoch": epoch, "train_loss": loss_sum / seen, "train_acc": correct / seen,
+               "val_loss": val_loss if math.isfinite(val_loss) else None,
+               "val_acc": (val_logits.argmax(1) == val_y).float().mean().item(),
+               "lr": optimizer.param_groups[0].get("lr"), "seconds": time.perf_counter() - t0}
+        history.append(row)
+        log(f"epoch {epoch:>3}/{sub.epochs}  train loss {row['train_loss']:.4f} acc {row['train_acc']:.3f}  "
+            f"val loss {val_loss:.4f} acc {row['val_acc']:.3f}  ({row['seconds']:.1f}s)")
+    return history
