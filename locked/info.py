@@ -1,8 +1,24 @@
-"""Facts about DermaMNIST. medmnist's INFO table is the source; this file only adds the course's short names."""
-from medmnist import INFO as _MEDMNIST_INFO
+"""Facts about DermaMNIST. medmnist's INFO table is the source; this file only adds the course's short names.
 
+`import medmnist` imports torch (500+ MB of memory), and the grader's parent process must stay small and never
+run torch, so INFO is read from medmnist/info.py directly, without running the package's __init__.
+"""
+import importlib.util
+from pathlib import Path
+
+
+def _medmnist_info_module():
+    package = importlib.util.find_spec("medmnist")
+    spec = importlib.util.spec_from_file_location("_medmnist_info", Path(package.origin).parent / "info.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_medmnist_info = _medmnist_info_module()
 FLAG = "dermamnist"
-INFO = _MEDMNIST_INFO[FLAG]
+INFO = _medmnist_info.INFO[FLAG]
+DEFAULT_ROOT = _medmnist_info.DEFAULT_ROOT
 
 #: Short names in label order (INFO["label"] has the long ones). The course uses these everywhere.
 CLASS_NAMES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
