@@ -1,0 +1,125 @@
+"""`python -m grader grade SUBMISSION`: intake, sandboxed training, scoring, results. In that order, always.
+
+The parent (this process) holds the test labels and never imports student code or torch. The sandbox gets a
+fresh copy of locked/ and grader/child.py, the two student files, train/val data with labels, and the test
+images without labels.
+"""
+import json
+import os
+import shutil
+import stat
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from grader import intake, results, rubric as rubric_mod, sandbox, scoring
+from locked import data
+from locked.submission import SubmissionError
+
+LOCKED_DIR = Path(__file__).resolve().parent.parent / "locked"
+CHILD = Path(__file__).resolve().parent / "child.py"
+DEFAULT_THREADS = 1  # Gradescope's box has half a CPU; one thread also makes grades comparable across machines
+
+
+def torch_home():
+    """Where torchvision caches pretrained weights, found without importing torch."""
+    if os.environ.get("TORCH_HOME"):
+        return os.environ["TORCH_HOME"]
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(cache, "torch")
+
+
+def _protect(path):
+    """When root, make the dataset file unreadable to the sandbox user: it holds the test labels."""
+    if os.geteuid() == 0:
+        mode = os.stat(path).st_mode
+        os.chmod(path, mode & ~(stat.S_IRGRP | stat.S_IROTH | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def _layout(box, splits, request, user):
+    """Build the sandbox tree; only work/ and out/ are writable by the sandbox user."""
+    shutil.copytree(LOCKED_DIR, box / "harness" / "locked", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copyfile(CHILD, box / "harness" / "child.py")
+    np.savez(box / "data.npz", train_images=splits.images["train"], train_labels=splits.labels["train"],
+             val_images=splits.images["val"], val_labels=splits.labels["val"], test_images=splits.images["test"])
+    (box / "request.json").write_text(json.dumps(request))
+    for sub in ("work", "out"):
+        (box / sub).mkdir()
+    for path in [box, *box.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    ids = sandbox.sandbox_user(user)
+    if ids:
+        for sub in ("work", "out"):
+            os.chown(box / sub, *ids)
+
+
+def _read_outputs(box):
+    status_path, pred_path = box / "out" / "status.json", box / "out" / "predictions.npz"
+    try:
+        status = json.loads(status_path.read_text()) if status_path.exists() else {}
+        if not isinstance(status, dict):
+            status = {}
+    except (OSError, ValueError):
+        status = {}
+    predictions = None
+    if pred_path.exists() and status.get("stage") == "done":
+        try:
+            with np.load(pred_path, allow_pickle=False) as npz:
+                predictions = {s: np.array(npz[s]) for s in ("val", "test")}
+        except Exception:  # a corrupt or forged file is just missing predictions
+            predictions = None
+    return status, predictions
+
+
+def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False, log=print, **limits):
+    """Grade one submission; write results into out_dir; return the full record."""
+    t0 = time.monotonic()
+    rubric = rubric_mod.load(rubric_path, **limits)
+    lim = rubric["limits"]
+    path, provenance = data.locate(data_dir, synthetic)
+    _protect(path)
+    splits = data.read(path, provenance)
+    user = lim.get("sandbox_user", "nobody")
+    record = {"submission": str(submission), "data": provenance, "ignored_files": [], "params": None,
+              "train_seconds": None, "history": [], "metrics": {}}
+    with tempfile.TemporaryDirectory(prefix="dermagrade-") as tmp:
+        os.chmod(tmp, 0o755)
+        box = Path(tmp) / "sandbox"
+        box.mkdir()
+        try:
+            record["ignored_files"] = intake.collect(submission, box / "submission", Path(tmp) / "upload")
+        except SubmissionError as err:
+            status, predictions = {"error": {"check": err.check, "message": str(err)}}, None
+            outcome = sandbox.Outcome(returncode=None, seconds=0.0, isolation=["not started"])
+        else:
+            request = {"threads": lim.get("threads", DEFAULT_THREADS), "max_epochs": lim["max_epochs"],
+                       "param_budget": lim["param_budget"]}
+            _layout(box, splits, request, user)
+            threads = str(request["threads"])
+            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(box / "work"), "LANG": "C.UTF-8",
+                   "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": threads,
+                   "MKL_NUM_THREADS": threads, "DERMA_THREADS": threads, "CUDA_VISIBLE_DEVICES": "",
+                   "TORCH_HOME": torch_home(), "MPLBACKEND": "Agg"}
+            log(f"Grading {submission} ({provenance['label']}) in a sandbox: limit {lim['time_limit_s']} s, "
+                f"{lim['memory_limit_mb']} MB, {threads} thread(s)")
+            outcome = sandbox.run([sys.executable, "-I", str(box / "harness" / "child.py")], cwd=box / "work",
+                                  env=env, time_limit_s=lim["time_limit_s"], memory_limit_mb=lim["memory_limit_mb"],
+                                  output_limit_kb=lim["output_limit_kb"], user=user)
+            status, predictions = _read_outputs(box)
+    labels = {s: splits.labels[s] for s in ("val", "test")}
+    tests, scored = scoring.score(status, predictions, labels, outcome, rubric)
+    score = round(sum(t["score"] for t in tests), 4)
+    record.update(
+        score=score, max_score=sum(t["max_score"] for t in tests), tests=tests, metrics=scored,
+        params=status.get("params"), trainable_params=status.get("trainable_params"),
+        history=status.get("history", []), train_seconds=outcome.seconds if predictions is not None else None,
+        rubric=rubric, seconds=time.monotonic() - t0,
+        sandbox={"isolation": outcome.isolation, "seconds": outcome.seconds, "peak_rss_mb": outcome.peak_rss_mb,
+                 "returncode": outcome.returncode, "timed_out": outcome.timed_out,
+                 "memory_exceeded": outcome.memory_exceeded, "output_bytes": outcome.output_bytes,
+                 "output": outcome.output, "child_reported_train_seconds": status.get("train_seconds")})
+    results.write(out_dir, record)
+    return record

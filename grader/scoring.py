@@ -1,0 +1,134 @@
+"""Turn what the sandbox reported into checks and points. Everything here is computed by the grader itself.
+
+Each check's output says what was measured, what was expected, and what to change.
+"""
+import numpy as np
+
+from locked import metrics
+from locked.info import NUM_CLASSES
+from locked.submission import SubmissionError
+
+def as_probabilities(array, split, n):
+    """Validate the child's predictions for one split (logits or probabilities) and return probabilities."""
+    a = np.asarray(array, dtype=np.float64)
+    if a.shape != (n, NUM_CLASSES):
+        raise SubmissionError("predictions", f"The {split} predictions have shape {a.shape}; expected ({n}, "
+                              f"{NUM_CLASSES}), one row per image and one column per class.")
+    bad = int((~np.isfinite(a)).any(axis=1).sum())
+    if bad:
+        raise SubmissionError("predictions", f"After training, your model output NaN or infinite values for {bad} "
+                              f"of the {n} {split} images. The weights blew up: lower the learning rate, or "
+                              "check forward() for log(0) or division by zero.")
+    is_proba = (a >= 0).all() and (a <= 1).all() and np.allclose(a.sum(axis=1), 1, atol=1e-4)
+    return a if is_proba else metrics.softmax(a)
+
+
+def _check(key, rubric, passed, output, score=None):
+    spec = rubric["checks"][key]
+    points = float(spec["points"])
+    bonus = key == "mel_recall_bonus"
+    earned = points if passed else 0.0
+    return {"key": key, "name": spec["name"], "score": round(earned if score is None else score, 4),
+            "max_score": 0.0 if bonus else points, "status": "passed" if passed else "failed",
+            "output": output, "visibility": spec.get("visibility", "visible")}
+
+
+def _not_run(key, rubric, reason):
+    return _check(key, rubric, False, f"Not run: {reason}")
+
+
+def _failure_reason(status, outcome, limits):
+    """Why the child did not finish, in words a student can act on (None if it finished)."""
+    if outcome.memory_exceeded:
+        return (f"Your run used more than {limits['memory_limit_mb']} MB of memory (peak seen "
+                f"{outcome.peak_rss_mb:.0f} MB) and was stopped. Use a smaller model or batch size, and do not "
+                "keep tensors (e.g. every batch's outputs) in Python lists.")
+    if outcome.timed_out:
+        return (f"Your run did not finish within the {limits['time_limit_s']} s limit and was stopped "
+                f"(it reached stage '{status.get('stage')}'). Train for fewer epochs, use a smaller model, or "
+                "look for an infinite loop or a sleep in your files.")
+    if "error" in status:
+        return status["error"]["message"]
+    if status.get("stage") != "done":
+        return (f"Your code ended the grader's process early (exit status {outcome.returncode}, at stage "
+                f"'{status.get('stage', 'start')}'), before predictions were made. Remove any sys.exit(), "
+                "os._exit(), os.kill() or quit() from your files.")
+    return None
+
+
+def score(status, predictions, labels, outcome, rubric):
+    """Return (tests, metrics) where metrics holds the grader-computed val and test metrics (or None)."""
+    limits = rubric["limits"]
+    error = status.get("error", {})
+    reason = _failure_reason(status, outcome, limits)
+    stage = status.get("stage", "start")
+    tests, scored = [], {"val": None, "test": None}
+
+    built = stage in ("built", "checked", "trained", "done")
+    if built:
+        tests.append(_check("builds", rubric, True, f"build_model() returned {status.get('model_name')}."))
+    elif error.get("check") == "output":
+        tests.append(_check("builds", rubric, True, "build_model() returned an nn.Module."))
+    else:
+        tests.append(_check("builds", rubric, False, reason or "The submission did not load."))
+
+    if built:
+        tests.append(_check("output_shape", rubric, True, f"A batch of 2 images gives logits of shape (2, {NUM_CLASSES})."))
+    elif error.get("check") == "output":
+        tests.append(_check("output_shape", rubric, False, error["message"]))
+    else:
+        tests.append(_not_run("output_shape", rubric, "the model did not build."))
+
+    if built:
+        params, budget = status["params"], limits["param_budget"]
+        ok = params <= budget
+        tests.append(_check("param_budget", rubric, ok, f"{params:,} parameters (all, frozen included); budget "
+                            f"{budget:,}." + ("" if ok else " Your model was not trained: make it smaller "
+                                              "(fewer channels, a smaller head, or a smaller backbone).")))
+    else:
+        tests.append(_not_run("param_budget", rubric, "the model did not build."))
+
+    if "preprocessing" in status:
+        pre = status["preprocessing"]
+        tests.append(_check("preprocessing", rubric, pre["ok"], pre["message"]))
+    else:
+        tests.append(_not_run("preprocessing", rubric, "the model did not build."))
+
+    trained = reason is None and predictions is not None
+    if trained:
+        try:
+            proba = {s: as_probabilities(predictions[s], s, len(labels[s])) for s in ("val", "test")}
+            scored = {s: metrics.evaluate(labels[s], proba[s]) for s in ("val", "test")}
+        except SubmissionError as err:
+            trained, reason = False, str(err)
+    if trained:
+        epochs = len(status.get("history", []))
+        tests.append(_check("trains", rubric, True, f"Trained {epochs} epochs in {outcome.seconds:.0f} s "
+                            f"(limit {limits['time_limit_s']} s), peak memory {outcome.peak_rss_mb:.0f} MB "
+                            f"(limit {limits['memory_limit_mb']} MB)."))
+    else:
+        tests.append(_check("trains", rubric, False, reason or "Training did not run."))
+
+    if trained:
+        tests.append(_auc_check(scored["test"]["auc"], rubric))
+        mel, spec = scored["test"]["mel_recall"], rubric["checks"]["mel_recall_bonus"]
+        ok = mel >= spec["threshold"]
+        tests.append(_check("mel_recall_bonus", rubric, ok, f"Test melanoma recall {mel:.3f} (bonus at >= "
+                            f"{spec['threshold']:.2f})." + ("" if ok else " Missing melanomas is the costly error: "
+                            "class weights in make_loss() trade a little accuracy for many more melanomas caught.")))
+    else:
+        for key in ("test_auc", "mel_recall_bonus"):
+            tests.append(_not_run(key, rubric, "training did not finish, so there are no predictions to score."))
+    return tests, scored
+
+
+def _auc_check(auc, rubric):
+    spec = rubric["checks"]["test_auc"]
+    target, floor, points = spec["target"], spec["floor"], float(spec["points"])
+    fraction = min(1.0, max(0.0, (auc - floor) / (target - floor)))
+    passed = auc >= target
+    msg = f"Test macro AUC {auc:.4f}: target {target:.2f} for full points, partial credit above {floor:.2f}."
+    if not passed:
+        msg += (f" You earned {fraction:.0%} of the points. Ideas from the course: Adam, BatchNorm, augmentation "
+                "(flips, small rotations), more epochs with a cosine schedule.")
+    return _check("test_auc", rubric, passed, msg, score=points * fraction)
