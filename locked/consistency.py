@@ -11,7 +11,8 @@ How: the same images go through both transforms (the train one `draws` times, ra
 compare type, shape, dtype, the fraction of values outside [0, 1], and per-channel mean and std.
 This is the ONE implementation: the public tests (tests/) and the grader both call `check_preprocessing`.
 
-Thresholds, measured on 3 x 64 synthetic training images x 4 draws x 3 seeds (instructor_tests/test_public_checks.py re-checks them):
+Thresholds, measured on 3 x 64 synthetic training images x 4 draws x 3 seeds
+(instructor_tests/test_public_checks.py re-checks that augmentations pass and traps fail):
     legitimate augmentations  max |mean diff| 0.16 (flips+rot45+strong jitter+affine), std ratio 0.87..2.8,
                               values outside [-0.1, 1.1]: 0% (RandomErasing(value='random'): 6%)
     Normalize(ImageNet)       |mean diff| 0.24..0.27, std ratio 4.4, outside: 26..29%
@@ -30,10 +31,9 @@ from locked.transforms import VAL_TRANSFORM
 
 EXPECTED_SHAPE = (3, 28, 28)
 MEAN_TOL = 0.25          # max |train mean - val mean| per channel, in [0, 1] pixel units
-STD_RATIO_MAX = 3.5      # train std / val std must lie in [1 / STD_RATIO_MAX, STD_RATIO_MAX] per channel
+STD_RATIO_MAX = 3.5      # train std / val std must lie in [1/STD_RATIO_MAX, STD_RATIO_MAX] per channel
 RANGE_SLACK = 0.1        # values outside [-RANGE_SLACK, 1 + RANGE_SLACK] count as out of range ...
-MAX_OUT_OF_RANGE = 0.10  # ... and at most this fraction of them is tolerated (noise-style augmentations)
-CHANNELS = ("R", "G", "B")
+MAX_OUT_OF_RANGE = 0.10  # ... and at most this fraction is tolerated (noise-style augmentations)
 
 _SHAPE_SUSPECTS = {"Resize", "RandomResizedCrop", "CenterCrop", "RandomCrop", "Pad", "FiveCrop", "TenCrop",
                    "Grayscale"}
@@ -109,8 +109,8 @@ def _run(train_transform, images, draws):
                                    "(Normalize, RandomErasing) must come after ToTensor(); try it on one image: "
                                    "train_transform(PIL.Image.new('RGB', (28, 28))).")
             if not isinstance(out, torch.Tensor):
-                return val, None, ("type", f"train_transform returned {_describe(out)}; validation gives a float tensor "
-                                   f"of shape {EXPECTED_SHAPE}.",
+                return val, None, ("type", f"train_transform returned {_describe(out)}; validation gives a "
+                                   f"float tensor of shape {EXPECTED_SHAPE}.",
                                    "End train_transform with transforms.ToTensor(): it turns the PIL image into "
                                    "a float tensor with pixels in [0, 1], exactly what validation uses.")
             if tuple(out.shape) != EXPECTED_SHAPE:

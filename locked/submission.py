@@ -17,6 +17,7 @@ from pathlib import Path
 
 STUDENT_FILES = ("model.py", "train_config.py")
 DEFAULT_MAX_EPOCHS = 50
+PARAM_BUDGET = 12_000_000  # trainable + frozen parameters; a ResNet18 (11.2M with a 7-class head) fits
 MAX_BATCH_SIZE = 4096
 
 
