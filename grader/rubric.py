@@ -2,6 +2,8 @@
 import copy
 from pathlib import Path
 
+from locked.submission import DEFAULT_MAX_EPOCHS, PARAM_BUDGET
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10 (Gradescope's Ubuntu 22.04)
@@ -24,6 +26,7 @@ def _merge(base, override):
 def load(path=None, **limit_overrides):
     """The rubric as a dict; `path` overrides the defaults; keyword arguments override [limits]."""
     rubric = tomllib.loads(DEFAULT.read_text())
+    rubric["limits"].update(max_epochs=DEFAULT_MAX_EPOCHS, param_budget=PARAM_BUDGET)
     if path:
         rubric = _merge(copy.deepcopy(rubric), tomllib.loads(Path(path).read_text()))
     rubric["limits"].update({k: v for k, v in limit_overrides.items() if v is not None})
