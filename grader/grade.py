@@ -74,8 +74,13 @@ def _read_outputs(box):
     return status, predictions
 
 
-def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False, log=print, **limits):
-    """Grade one submission; write results into out_dir; return the full record."""
+def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False, log=print, keep_predictions=False,
+          **limits):
+    """Grade one submission; write results into out_dir; return the full record.
+
+    keep_predictions: also write out_dir/predictions.npz (val and test class probabilities, as scored), for
+    instructor tools such as `python -m grader suite` (ensembles); off for student grading.
+    """
     t0 = time.monotonic()
     rubric = rubric_mod.load(rubric_path, **limits)
     lim = rubric["limits"]
@@ -116,10 +121,13 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
         score=score, max_score=sum(t["max_score"] for t in tests), tests=tests, metrics=scored,
         params=status.get("params"), trainable_params=status.get("trainable_params"),
         history=status.get("history", []), train_seconds=outcome.seconds if predictions is not None else None,
-        rubric=rubric, seconds=time.monotonic() - t0,
+        rubric=rubric, seconds=time.monotonic() - t0, error=status.get("error"),
         sandbox={"isolation": outcome.isolation, "seconds": outcome.seconds, "peak_rss_mb": outcome.peak_rss_mb,
                  "returncode": outcome.returncode, "timed_out": outcome.timed_out,
                  "memory_exceeded": outcome.memory_exceeded, "output_bytes": outcome.output_bytes,
                  "output": outcome.output, "child_reported_train_seconds": status.get("train_seconds")})
     results.write(out_dir, record)
+    if keep_predictions and scored.get("val") is not None:
+        proba = {s: scoring.as_probabilities(predictions[s], s, len(labels[s])) for s in ("val", "test")}
+        np.savez(Path(out_dir) / "predictions.npz", **proba)
     return record
