@@ -1,0 +1,368 @@
+"""`python -m grader suite solutions/`: grade every experiment folder through the isolated grader, resumably.
+
+Each experiment is graded by grader.grade.grade (sandboxed child, parent-side scoring), exactly as a student's
+submission would be, into OUT/<experiment>/ (results.json, grading_record.json, report.txt, predictions.npz with the
+val and test probabilities, experiment.json with what the experiment is and where it was graded). OUT/labels.npz
+holds the val and test labels for the ensembles of `python -m grader report`; OUT/suite.json logs every run.
+
+Resumable: an experiment whose grading_record.json was made from the same data (same provenance key) is not graded
+again unless --rerun. An experiment skipped because its pretrained weights were missing is retried once they are
+in the cache. Experiments that need weights that cannot be loaded are reported as skipped, with the fix; the child
+raises WeightsUnavailable instead of training from random initialisation, so nothing is trained silently.
+
+The parent never imports torch (see grader/grade.py): this module only reads records and numpy arrays.
+"""
+import ast
+import glob
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from locked import data
+from locked.info import TARGET_AUC, TARGET_MEL_RECALL
+
+DEFAULT_OUT = "runs/suite"
+RECORD, PREDICTIONS, EXPERIMENT, LABELS, SUITE = (
+    "grading_record.json", "predictions.npz", "experiment.json", "labels.npz", "suite.json")
+WEIGHTS_GLOB = "resnet18-*.pth"  # torchvision's cached ImageNet ResNet18 file name
+_TITLE = re.compile(r"Experiment\s+(\d+)\s+-\s+(.+?)\s+\((Ch\d+[^)]*)\)\.?\s*$")
+_SECTIONS = ("Builds on", "Changed:", "Lesson:")
+
+
+# --- what an experiment is ---------------------------------------------------------------------------------------
+
+def experiment_folders(solutions, only=None):
+    """Experiment folders (holding model.py and train_config.py) under `solutions`, by number; `only` filters."""
+    root = Path(solutions)
+    if (root / "model.py").exists():  # a single submission folder
+        folders = [root]
+    else:
+        folders = sorted(p for p in root.iterdir() if p.is_dir() and (p / "model.py").exists()
+                         and (p / "train_config.py").exists())
+    if only:
+        wanted = set(only)
+        folders = [f for f in folders if experiment_number(f) in wanted]
+        found = {experiment_number(f) for f in folders}
+        missing = sorted(wanted - found)
+        if missing:
+            raise SystemExit(f"--only: no experiment folder numbered {missing} under {root}.")
+    return folders
+
+
+def experiment_number(folder):
+    m = re.match(r"exp_(\d+)", Path(folder).name)
+    return int(m.group(1)) if m else None
+
+
+def parse_only(text):
+    """'1,8,20' or '1-5,20' -> [1, 2, 3, 4, 5, 20]."""
+    nums = []
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            nums.extend(range(int(lo), int(hi) + 1))
+        else:
+            nums.append(int(part))
+    return nums
+
+
+def _docstring(path):
+    try:
+        return ast.get_docstring(ast.parse(Path(path).read_text())) or ""
+    except (OSError, SyntaxError):
+        return ""
+
+
+def _sections(doc):
+    """Split an experiment docstring into title line and its 'Builds on', 'Changed:', 'Lesson:' paragraphs."""
+    lines = doc.splitlines()
+    out, key = {"title": lines[0].strip() if lines else ""}, None
+    for line in lines[1:]:
+        starts = [s for s in _SECTIONS if line.startswith(s)]
+        if starts:
+            key = starts[0]
+            text = line[len(key):].strip() if key.endswith(":") else line.strip()
+            out[key] = text
+        elif key and line.strip():
+            out[key] += " " + line.strip()
+        elif not line.strip():
+            key = None
+    return out
+
+
+def describe(folder):
+    """What the experiment is, from its own docstrings (train_config.py, and model.py for model changes)."""
+    folder = Path(folder)
+    cfg, mdl = _sections(_docstring(folder / "train_config.py")), _sections(_docstring(folder / "model.py"))
+    m = _TITLE.match(cfg.get("title", ""))
+    info = {"id": folder.name, "num": experiment_number(folder), "name": folder.name, "chapter": "",
+            "folder": str(folder.resolve())}
+    if m:
+        info.update(name=m.group(2), chapter=m.group(3))
+    model_change, train_change = mdl.get("Changed:", ""), cfg.get("Changed:", "")
+    info["builds_on"] = cfg.get("Builds on", "")
+    info["model_change"] = "" if model_change.lower().startswith("model unchanged") else model_change
+    info["training_change"] = "" if train_change.lower().startswith("same as") else train_change
+    info["lesson"] = cfg.get("Lesson:") or mdl.get("Lesson:", "")
+    return info
+
+
+# --- where and on what it ran ------------------------------------------------------------------------------------
+
+def provenance_key(provenance):
+    """What makes two gradings comparable: the same data (not the same path to it)."""
+    if provenance.get("kind") == "synthetic":
+        return {"kind": "synthetic", "scale": float(provenance.get("scale", 1.0)),
+                "generator_version": provenance.get("generator_version")}
+    return {"kind": provenance.get("kind"), "md5": provenance.get("md5")}
+
+
+def hardware():
+    """This machine, in the words a report needs (no torch import)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch_version = None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": cpu, "cores": cores, "platform": platform.platform(), "python": platform.python_version(),
+            "torch": torch_version, "device": "cpu"}
+
+
+def hardware_label(hw, threads=None):
+    label = f"{hw.get('cpu', '?')}, {hw.get('cores', '?')} cores, CPU"
+    if threads:
+        label += f", {threads} torch thread{'s' if int(threads) != 1 else ''} per run"
+    return label
+
+
+def weights_cached():
+    """True if torchvision's ImageNet ResNet18 file is in the cache the grader hands to the sandbox."""
+    from grader.grade import torch_home
+
+    return bool(glob.glob(os.path.join(torch_home(), "hub", "checkpoints", WEIGHTS_GLOB)))
+
+
+# --- what a grading record says ----------------------------------------------------------------------------------
+
+def weights_fix(message):
+    """The 'Fix: ...' sentence of a WeightsUnavailable message (or the standard one)."""
+    if message and "Fix:" in message:
+        return "Fix: " + message.split("Fix:", 1)[1].strip()
+    return "Fix: on a machine with internet, run `python -m locked.weights` once to cache the ImageNet weights."
+
+
+def outcome(record):
+    """('ok' | 'skipped' | 'failed', note) for one grading record."""
+    metrics = record.get("metrics") or {}
+    if metrics.get("val") is not None:
+        return "ok", ""
+    error = record.get("error") or {}
+    message = error.get("message", "")
+    if error.get("check") == "weights" or (not error and any("needs pretrained weights" in t.get("output", "")
+                                                             for t in record.get("tests", []))):
+        return "skipped", "skipped: weights not available. " + weights_fix(message or next(
+            (t["output"] for t in record.get("tests", []) if "needs pretrained weights" in t.get("output", "")), ""))
+    failed = [t for t in record.get("tests", []) if t["status"] == "failed" and not t["output"].startswith("Not run")]
+    reason = message or (failed[0]["output"] if failed else "no predictions")
+    return "failed", "failed: " + reason
+
+
+def summary_row(record, info):
+    """One experiment's line of the suite table (plain JSON values; None where there is no number)."""
+    status, note = outcome(record)
+    val, test = (record.get("metrics") or {}).get("val"), (record.get("metrics") or {}).get("test")
+    sandbox = record.get("sandbox") or {}
+    row = {**{k: info.get(k) for k in ("id", "num", "name", "chapter")}, "status": status, "note": note,
+           "params": record.get("params"), "train_seconds": sandbox.get("child_reported_train_seconds"),
+           "grade_seconds": record.get("seconds"), "score": record.get("score"),
+           "max_score": record.get("max_score")}
+    for split, m in (("val", val), ("test", test)):
+        for key in ("auc", "mel_recall", "cancer_sensitivity", "balanced_accuracy", "accuracy"):
+            row[f"{split}_{key}"] = m[key] if m else None
+        row[f"{split}_recall"] = {c: v["recall"] for c, v in m["per_class"].items()} if m else None
+    return row
+
+
+def sort_rows(rows):
+    """By validation macro AUC, best first; experiments without a number last, in their own order."""
+    return sorted(rows, key=lambda r: (r["val_auc"] is None, -(r["val_auc"] or 0.0), r.get("num") or 0))
+
+
+def format_table(rows):
+    """The suite summary for the terminal."""
+    head = (f"{'#':>3}  {'experiment':<27} {'val AUC':>7}  {'mel rec':>7}  {'cancer':>6}  {'test AUC':>8}  "
+            f"{'params':>10}  {'train s':>7}")
+    lines = [head, "-" * len(head)]
+    low_mel = False
+    for rank, r in enumerate(sort_rows(rows), 1):
+        if r["status"] != "ok":
+            lines.append(f"{'-':>3}  {r['id']:<27} {r['note']}")
+            continue
+        mark = "!" if r["val_mel_recall"] < TARGET_MEL_RECALL else " "
+        low_mel |= mark == "!"
+        train = f"{r['train_seconds']:7.1f}" if r["train_seconds"] is not None else f"{'-':>7}"
+        lines.append(f"{rank:>3}  {r['id']:<27} {r['val_auc']:7.4f}  {r['val_mel_recall']:6.2f}{mark}  "
+                     f"{r['val_cancer_sensitivity']:6.2f}  {r['test_auc']:8.4f}  {r['params']:>10,}  {train}")
+    lines.append(f"Sorted by validation macro AUC (target {TARGET_AUC:.2f}); mel rec = validation melanoma recall, "
+                 "cancer = validation cancer sensitivity (mean recall of akiec, bcc, mel).")
+    if low_mel:
+        lines.append(f"! melanoma recall below {TARGET_MEL_RECALL:.2f}: misses more than half the melanomas.")
+    return "\n".join(lines)
+
+
+# --- the run -----------------------------------------------------------------------------------------------------
+
+def _read_json(path):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def finished(exp_dir, key):
+    """The record in exp_dir, if it counts as done for data `key` (else None)."""
+    record = _read_json(Path(exp_dir) / RECORD)
+    if not record or provenance_key(record.get("data") or {}) != key:
+        return None
+    status, _ = outcome(record)
+    if status == "ok" and not (Path(exp_dir) / PREDICTIONS).exists():
+        return None  # graded before predictions were kept: grade again for the ensembles
+    if status == "skipped" and weights_cached():
+        return None  # the weights have arrived since: try again
+    return record
+
+
+def load_rows(out):
+    """Every experiment graded under `out` (rows, unsorted), with its experiment.json info."""
+    rows = []
+    for exp_dir in sorted(p for p in Path(out).iterdir() if p.is_dir()):
+        record, info = _read_json(exp_dir / RECORD), _read_json(exp_dir / EXPERIMENT)
+        if record and info:
+            rows.append(summary_row(record, info))
+    return rows
+
+
+def _save_labels(out, splits, provenance):
+    np.savez(Path(out) / LABELS, val=splits.labels["val"], test=splits.labels["test"])
+    (Path(out) / "labels.json").write_text(json.dumps({"data": provenance, "key": provenance_key(provenance)},
+                                                      indent=1))
+
+
+def run(solutions, out=DEFAULT_OUT, data_dir=None, synthetic=False, only=None, rerun=False, rubric=None,
+        threads=None, time_limit=None, memory_limit=None, progress=True, log=None):
+    """Grade the experiments; return the suite summary dict (also written to OUT/suite.json)."""
+    from tqdm import tqdm
+
+    from grader.grade import DEFAULT_THREADS, grade
+
+    out = Path(out)
+    folders = experiment_folders(solutions, only)
+    path, provenance = data.locate(data_dir, synthetic)  # raises DataUnavailable before anything is graded
+    key = provenance_key(provenance)
+    out.mkdir(parents=True, exist_ok=True)
+    _save_labels(out, data.read(path, provenance), provenance)
+    hw = hardware()
+    threads = threads or DEFAULT_THREADS
+    t0, graded, resumed, rows = time.monotonic(), [], [], []
+    bar = tqdm(folders, desc="suite", unit="exp", disable=not progress, file=sys.stderr)
+    write = log or (lambda msg: tqdm.write(msg, file=sys.stderr))
+    for folder in bar:
+        info = describe(folder)
+        exp_dir = out / folder.name
+        bar.set_postfix_str(folder.name)
+        record = None if rerun else finished(exp_dir, key)
+        if record is not None:
+            resumed.append(folder.name)
+            write(f"{folder.name}: already graded on this data, kept (use --rerun to grade again)")
+        else:
+            if exp_dir.exists():
+                shutil.rmtree(exp_dir)
+            try:
+                record = grade(str(folder), str(exp_dir), rubric, data_dir, synthetic, log=write,
+                               keep_predictions=True, threads=threads, time_limit_s=time_limit,
+                               memory_limit_mb=memory_limit)
+            except Exception as err:  # a grader bug on one experiment must not lose the others
+                write(f"{folder.name}: the grader failed ({type(err).__name__}: {err})")
+                continue
+            graded.append(folder.name)
+            info.update(graded_on=hw, threads=threads, graded_at=_now())
+            (exp_dir / EXPERIMENT).write_text(json.dumps(info, indent=1))
+        if not (exp_dir / EXPERIMENT).exists():  # a record from before experiment.json existed
+            (exp_dir / EXPERIMENT).write_text(json.dumps(info, indent=1))
+        row = summary_row(record, info)
+        rows.append(row)
+        status = row["status"] if row["status"] != "ok" else (
+            f"val AUC {row['val_auc']:.4f}, mel recall {row['val_mel_recall']:.2f}")
+        write(f"{folder.name}: {status}")
+    bar.close()
+    wall = time.monotonic() - t0
+    suite_path = out / SUITE
+    suite = _read_json(suite_path) or {}
+    if suite.get("key") != key:
+        suite = {}
+    invocation = {"started": _now(time.time() - wall), "wall_seconds": round(wall, 1), "graded": graded,
+                  "resumed": resumed, "hardware": hw, "threads": threads,
+                  "command": " ".join(["python -m grader suite", *sys.argv[2:]]) if sys.argv[1:2] == ["suite"] else ""}
+    suite.update(data=provenance, key=key, hardware=hw, threads=threads, solutions=str(Path(solutions).resolve()))
+    suite.setdefault("runs", []).append(invocation)
+    suite["experiments"] = sort_rows(load_rows(out))
+    suite_path.write_text(json.dumps(suite, indent=1))
+    return {"rows": rows, "wall_seconds": wall, "graded": graded, "resumed": resumed, "data": provenance,
+            "hardware": hw, "threads": threads, "out": str(out)}
+
+
+def _now(ts=None):
+    return datetime.fromtimestamp(ts or time.time(), timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def main(args):
+    """The `suite` subcommand."""
+    try:
+        summary = run(args.solutions, args.out, args.data_dir, args.synthetic, parse_only(args.only), args.rerun,
+                      args.rubric, args.threads, args.time_limit, args.memory_limit, progress=not args.no_progress)
+    except data.DataUnavailable as err:
+        print(err, file=sys.stderr)
+        return 2
+    print(f"\nData: {summary['data']['label']}")
+    print(f"Hardware: {hardware_label(summary['hardware'], summary['threads'])}")
+    print(format_table(summary["rows"]))
+    print(f"\n{len(summary['graded'])} graded, {len(summary['resumed'])} kept from earlier runs, in "
+          f"{summary['wall_seconds']:.0f} s wall. Results in {summary['out']}/ ; "
+          f"report: python -m grader report {summary['out']}")
+    return 0
+
+
+def add_parser(cmds):
+    """Register `suite` on the grader's subcommand parser."""
+    s = cmds.add_parser("suite", help="grade every experiment folder (e.g. solutions/), resumably, and summarise")
+    s.add_argument("solutions", help="folder of experiment folders, each with model.py and train_config.py")
+    s.add_argument("--only", help="experiment numbers, e.g. 1,8,20 or 1-5")
+    src = s.add_mutually_exclusive_group()
+    src.add_argument("--data-dir", help="folder holding dermamnist.npz")
+    src.add_argument("--synthetic", action="store_true", help="grade on the synthetic stand-in (offline)")
+    s.add_argument("--out", default=DEFAULT_OUT, help=f"one result folder per experiment here (default {DEFAULT_OUT}/)")
+    s.add_argument("--rerun", action="store_true", help="grade again even if a result on the same data exists")
+    s.add_argument("--rubric", help="rubric TOML overriding grader/rubric.toml")
+    s.add_argument("--threads", type=int, help="torch threads per run (default: the grader's, 1)")
+    s.add_argument("--time-limit", type=float, help="override the rubric's time_limit_s per experiment")
+    s.add_argument("--memory-limit", type=float, help="override the rubric's memory_limit_mb")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(run=main)
+    return s
