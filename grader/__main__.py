@@ -3,7 +3,7 @@ import argparse
 import sys
 import time
 
-from grader import report_html, results, suite
+from grader import package, report_html, results, suite
 from locked.data import DataUnavailable
 
 
@@ -37,6 +37,7 @@ def main(argv=None):
     g.add_argument("--time-limit", type=float, help="override the rubric's time_limit_s")
     g.add_argument("--memory-limit", type=float, help="override the rubric's memory_limit_mb")
     g.set_defaults(run=_grade)
+    package.add_parser(cmds)
     suite.add_parser(cmds)
     report_html.add_parser(cmds)
     args = ap.parse_args(argv)

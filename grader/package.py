@@ -1,0 +1,326 @@
+"""`python -m grader package [--out dist/]`: everything an instructor uploads or hands out, built from this repo.
+
+    dist/gradescope_autograder.zip   Gradescope "zip file upload": setup.sh + run_autograder at the root, the grader
+    dist/otter_autograder.zip        `otter generate` output: tests from the rubric, the driver, the grader inside
+    dist/student_starter.zip         the baseline student/, locked/, public tests/, requirements, the student README
+
+Support files live in packaging/ (walkthrough: packaging/README.md). Zips are reproducible: sorted entries, fixed
+timestamps, explicit permissions. Nothing from solutions/, instructor_tests/ or an instructor's rubric file goes
+into the starter kit (checked here, at build time).
+"""
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from string import Template
+
+from grader import rubric as rubric_mod
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGING = REPO / "packaging"
+ARTEFACTS = ("gradescope", "otter", "starter")
+ZIP_NAMES = {"gradescope": "gradescope_autograder.zip", "otter": "otter_autograder.zip",
+             "starter": "student_starter.zip"}
+
+# Fixed locations inside every grading image (Gradescope, Docker, otter): baked once, read at grading time.
+VENV_PYTHON = "/opt/dermamnist/venv/bin/python"
+DATA_ROOT = "/opt/dermamnist/data"
+TORCH_HOME = "/opt/dermamnist/torch"
+IMAGE_MEMORY_LIMIT_MB = 640  # the sandbox's limit on a 768 MB box (Gradescope's default; `docker run --memory=768m`)
+OTTER_PYTHON_VERSION = "3.11"  # the Python every pin in requirements.txt has wheels for (and CI runs)
+OTTER_ENV_PYTHON = "/root/miniforge3/envs/otter-env/bin/python"  # where otter's setup.sh puts its environment
+OTTER_SUPPORT = "_dermamnist_autograder"
+OTTER_DRIVER = "dermamnist_autograder.py"
+OTTER_PARTIAL_STEPS = 11  # test_auc's partial credit in otter: 11 steps (5 points each with the default 55)
+
+GRADING_SCRIPTS = ("run_grader.py", "install_deps.sh", "bake_assets.sh", "bake_assets.py")
+EXECUTABLE = {"setup.sh", "run_autograder", "install_deps.sh", "bake_assets.sh", "run_grader.py"}
+STARTER_FORBIDDEN = ("solutions/", "instructor_tests/", "grader/", "benchmarks/", "packaging/", "dist/", "runs/",
+                     "rubric.toml", ".git/")
+ZIP_DATE = (2020, 1, 1, 0, 0, 0)
+
+
+class PackageError(RuntimeError):
+    pass
+
+
+# --- zips ------------------------------------------------------------------------------------------------------------
+def _source_files(folder):
+    """Every file of a source folder, caches and compiled files left out, sorted."""
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                  and p.suffix not in (".pyc", ".pyo") and p.name != ".DS_Store")
+
+
+class _Zip:
+    """A reproducible zip: fixed dates, 0644 or 0755, entries in the order added (callers add them sorted)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.zf = zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED, compresslevel=9)
+        self.names = []
+
+    def bytes(self, arcname, data, executable=None):
+        if arcname in self.names:
+            raise PackageError(f"{self.path.name}: {arcname} added twice")
+        executable = Path(arcname).name in EXECUTABLE if executable is None else executable
+        info = zipfile.ZipInfo(arcname, ZIP_DATE)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = ((0o100755 if executable else 0o100644) & 0xFFFF) << 16
+        info.create_system = 3  # unix, so the mode bits are honoured by unzip
+        self.zf.writestr(info, data if isinstance(data, bytes) else data.encode())
+        self.names.append(arcname)
+
+    def file(self, arcname, path, executable=None):
+        self.bytes(arcname, Path(path).read_bytes(), executable)
+
+    def tree(self, prefix, folder, skip=()):
+        for path in _source_files(folder):
+            rel = path.relative_to(folder).as_posix()
+            if rel not in skip:
+                self.file(f"{prefix}/{rel}", path)
+
+    def close(self):
+        self.zf.close()
+        return self.path
+
+
+# --- settings shared by the artefacts ---------------------------------------------------------------------------------
+def _num(value):
+    return "" if value is None else f"{float(value):g}"
+
+
+def _settings_env(rubric_arc, memory_limit, time_limit):
+    lines = ["# Settings for setup.sh and run_autograder, written by `python -m grader package`.",
+             "# Each applies only when the environment does not already set it (tests override them this way).",
+             f': "${{DERMA_PYTHON:={VENV_PYTHON}}}"',
+             f': "${{DERMAMNIST_ROOT:={DATA_ROOT}}}"',
+             f': "${{TORCH_HOME:={TORCH_HOME}}}"',
+             f': "${{DERMA_MEMORY_LIMIT_MB:={_num(memory_limit)}}}"',
+             f': "${{DERMA_TIME_LIMIT_S:={_num(time_limit)}}}"',
+             f': "${{DERMA_RUBRIC:={rubric_arc or ""}}}"',
+             "export DERMA_PYTHON DERMAMNIST_ROOT TORCH_HOME DERMA_MEMORY_LIMIT_MB DERMA_TIME_LIMIT_S DERMA_RUBRIC", ""]
+    return "\n".join(lines)
+
+
+def _add_grader(z, prefix=""):
+    """grader/, locked/, the grading scripts and requirements.txt."""
+    p = f"{prefix}/" if prefix else ""
+    z.tree(f"{p}grader", REPO / "grader")
+    z.tree(f"{p}locked", REPO / "locked")
+    for name in GRADING_SCRIPTS:
+        z.file(f"{p}packaging/{name}", PACKAGING / name)
+    z.file(f"{p}requirements.txt", REPO / "requirements.txt")
+
+
+def build_gradescope(out, rubric_path=None, memory_limit=IMAGE_MEMORY_LIMIT_MB, time_limit=None):
+    z = _Zip(Path(out) / ZIP_NAMES["gradescope"])
+    z.file("setup.sh", PACKAGING / "gradescope" / "setup.sh")
+    z.file("run_autograder", PACKAGING / "gradescope" / "run_autograder")
+    z.bytes("gradescope.env", _settings_env("rubric.toml" if rubric_path else "", memory_limit, time_limit))
+    if rubric_path:
+        z.file("rubric.toml", rubric_path)
+    _add_grader(z)
+    return z.close()
+
+
+# --- otter --------------------------------------------------------------------------------------------------------------
+def otter_tests(rubric):
+    """{filename: source} of the otter test files, one question per rubric check, in the rubric's order."""
+    tmpl = {n: Template((PACKAGING / "otter" / n).read_text())
+            for n in ("question.py.tmpl", "question_partial.py.tmpl", "question_case.py.tmpl")}
+    tests = {}
+    for i, key in enumerate(rubric_mod.CHECKS, 1):
+        spec = rubric["checks"].get(key)
+        if spec is None:
+            continue
+        points = float(spec["points"])
+        points = int(points) if points.is_integer() else points
+        fields = dict(key=key, qname=f"q{i}_{key}", title=spec["name"], points=points,
+                      hidden=spec.get("visibility", "visible") == "hidden")
+        if key == "test_auc":
+            steps = OTTER_PARTIAL_STEPS
+            step = points / steps
+            step = int(step) if float(step).is_integer() else round(step, 6)
+            cases = "".join(tmpl["question_case.py.tmpl"].substitute(fields, k=k, steps=steps, step=step)
+                            for k in range(1, steps + 1))
+            source = tmpl["question_partial.py.tmpl"].substitute(fields, steps=steps, step=step, cases=cases)
+        else:
+            source = tmpl["question.py.tmpl"].substitute(fields)
+        compile(source, fields["qname"], "exec")  # a template error fails the build, not the grading
+        tests[f"{fields['qname']}.py"] = source
+    return tests
+
+
+def _otter_setup_append():
+    """Lines added to otter's setup.sh: pinned CPU torch + the other pins, then the baked data and weights."""
+    install = (PACKAGING / "install_deps.sh").read_text()
+    bake = (PACKAGING / "bake_assets.py").read_text()
+    marker = "DERMAMNIST_SCRIPT_EOF"
+    if marker in install or marker in bake:
+        raise PackageError(f"{marker} appears in a packaging script; pick another heredoc marker")
+    return f"""
+# ---- DermaMNIST, appended by `python -m grader package` ----------------------------------------------------------
+# otter's environment above holds otter only. Add the pinned CPU build of torch and every other pin, then bake
+# DermaMNIST and the ResNet18 weights into the image. The two scripts are packaging/install_deps.sh and
+# packaging/bake_assets.py, embedded verbatim: otter's image build runs this file before the support files exist.
+set -euo pipefail
+DERMA_TMP="$(mktemp -d)"
+cat > "$DERMA_TMP/install_deps.sh" <<'{marker}'
+{install}{marker}
+cat > "$DERMA_TMP/bake_assets.py" <<'{marker}'
+{bake}{marker}
+PYTHON={OTTER_ENV_PYTHON} bash "$DERMA_TMP/install_deps.sh" /autograder/source/requirements.txt
+DERMAMNIST_ROOT={DATA_ROOT} TORCH_HOME={TORCH_HOME} {OTTER_ENV_PYTHON} "$DERMA_TMP/bake_assets.py"
+rm -rf "$DERMA_TMP"
+echo "setup.sh: DermaMNIST grading environment ready"
+"""
+
+
+def _stage_otter(stage, rubric, rubric_path):
+    support = stage / OTTER_SUPPORT
+    shutil.copytree(REPO / "grader", support / "grader",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(REPO / "locked", support / "locked", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (support / "packaging").mkdir()
+    shutil.copyfile(PACKAGING / "run_grader.py", support / "packaging" / "run_grader.py")
+    shutil.copyfile(REPO / "requirements.txt", support / "requirements.txt")
+    if rubric_path:
+        shutil.copyfile(rubric_path, support / "rubric.toml")
+    manifest = {p.relative_to(support).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in _source_files(support)}
+    driver = (PACKAGING / "otter" / OTTER_DRIVER).read_text()
+    if "\nMANIFEST = {}" not in driver:
+        raise PackageError(f"packaging/otter/{OTTER_DRIVER} lost its `MANIFEST = {{}}` line")
+    driver = driver.replace("\nMANIFEST = {}", "\nMANIFEST = " + json.dumps(manifest, indent=4, sort_keys=True), 1)
+    (stage / OTTER_DRIVER).write_text(driver)
+    (stage / "tests").mkdir()
+    for name, source in otter_tests(rubric).items():
+        (stage / "tests" / name).write_text(source)
+    # Non-default keys only. All test cases are public unless the rubric hides a check, so students see each one.
+    (stage / "otter_config.json").write_text(json.dumps({"show_all_public": True}, indent=2))
+
+
+def build_otter(out, rubric, rubric_path=None):
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="dermamnist-otter-build-") as tmp:
+        stage = Path(tmp)
+        _stage_otter(stage, rubric, rubric_path)
+        generated = stage / "autograder.zip"
+        cmd = [sys.executable, "-m", "otter", "generate", "--tests-dir", "tests", "--output-path", generated.name,
+               "--config", "otter_config.json", "--no-requirements", "--no-environment",
+               "--python-version", OTTER_PYTHON_VERSION, OTTER_DRIVER, OTTER_SUPPORT]
+        proc = subprocess.run(cmd, cwd=stage, capture_output=True, text=True)
+        if proc.returncode != 0 or not generated.exists():
+            raise PackageError(f"otter generate failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        z = _Zip(out / ZIP_NAMES["otter"])
+        with zipfile.ZipFile(generated) as src:
+            for name in sorted(src.namelist()):
+                if name.endswith("/"):
+                    continue
+                data = src.read(name)
+                if name == "setup.sh":
+                    data = data.rstrip(b"\n") + b"\n" + _otter_setup_append().encode()
+                z.bytes(name, data)
+        z.file("requirements.txt", REPO / "requirements.txt")  # read by the setup.sh lines above
+        return z.close()
+
+
+# --- starter kit ----------------------------------------------------------------------------------------------------------
+def _rubric_table(rubric):
+    rows = ["| Check | Points | What it takes |", "| --- | --- | --- |"]
+    lim = rubric["limits"]
+    what = {
+        "builds": "`build_model()` returns a `torch.nn.Module`",
+        "output_shape": "a batch of images gives finite logits of shape (N, 7)",
+        "param_budget": f"at most {lim['param_budget']:,} parameters, frozen ones included",
+        "preprocessing": "`train_transform` output looks like validation's: float (3, 28, 28) in [0, 1]",
+        "trains": f"training + prediction finish within {lim['time_limit_s']:g} s and {lim['memory_limit_mb']:g} MB",
+    }
+    for key in rubric_mod.CHECKS:
+        spec = rubric["checks"].get(key)
+        if spec is None:
+            continue
+        if key == "test_auc":
+            text = (f"test macro AUC: full points at >= {spec['target']:.2f}, none at <= {spec['floor']:.2f}, "
+                    "linear in between")
+        elif key == "mel_recall_bonus":
+            text = f"extra credit: test melanoma recall >= {spec['threshold']:.2f}"
+        else:
+            text = what[key]
+        if spec.get("visibility", "visible") != "visible":
+            text += f" (result shown: {spec['visibility'].replace('_', ' ')})"
+        points = float(spec["points"])
+        rows.append(f"| {spec['name']} | {points:g}{' (bonus)' if key == 'mel_recall_bonus' else ''} | {text} |")
+    return "\n".join(rows)
+
+
+def student_readme(rubric):
+    lim = rubric["limits"]
+    maximum = sum(float(c["points"]) for k, c in rubric["checks"].items() if k != "mel_recall_bonus")
+    return Template((PACKAGING / "starter" / "README.md").read_text()).substitute(
+        rubric_table=_rubric_table(rubric), max_points=f"{maximum:g}", time_limit=f"{lim['time_limit_s']:g}",
+        memory_limit=f"{lim['memory_limit_mb']:g}", max_epochs=lim["max_epochs"],
+        param_budget=f"{lim['param_budget']:,}", auc_target=f"{rubric['checks']['test_auc']['target']:.2f}")
+
+
+def build_starter(out, rubric):
+    top = "dermamnist_starter"
+    z = _Zip(Path(out) / ZIP_NAMES["starter"])
+    z.bytes(f"{top}/README.md", student_readme(rubric))
+    z.file(f"{top}/pytest.ini", PACKAGING / "starter" / "pytest.ini")
+    z.file(f"{top}/requirements.txt", REPO / "requirements.txt")
+    z.tree(f"{top}/student", REPO / "student")
+    z.tree(f"{top}/locked", REPO / "locked")
+    z.tree(f"{top}/tests", REPO / "tests")
+    leaked = [n for n in z.names if any(n[len(top) + 1:].startswith(f) or n.endswith("/" + f)
+                                        for f in STARTER_FORBIDDEN)]
+    z.close()
+    if leaked:
+        z.path.unlink()
+        raise PackageError(f"the starter kit would contain instructor files: {leaked}")
+    return z.path
+
+
+# --- all of it ----------------------------------------------------------------------------------------------------------
+def build(out="dist", rubric_path=None, only=ARTEFACTS, memory_limit=IMAGE_MEMORY_LIMIT_MB, time_limit=None,
+          log=print):
+    """Build the artefacts named in `only` into `out`; return {name: path}."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rubric = rubric_mod.load(rubric_path)  # validates an instructor's rubric before anything is built
+    image_rubric = rubric_mod.load(rubric_path, memory_limit_mb=memory_limit, time_limit_s=time_limit)
+    built = {}
+    if "gradescope" in only:
+        built["gradescope"] = build_gradescope(out, rubric_path, memory_limit, time_limit)
+    if "otter" in only:
+        built["otter"] = build_otter(out, rubric, rubric_path)
+    if "starter" in only:
+        built["starter"] = build_starter(out, image_rubric)
+    for name, path in built.items():
+        log(f"{path}  ({path.stat().st_size / 1024:.0f} KiB)")
+    return built
+
+
+def add_parser(cmds):
+    """Register `package` on the grader's subcommand parser."""
+    p = cmds.add_parser("package", help="build the Gradescope and otter autograders and the student starter kit")
+    p.add_argument("--out", default="dist", help="where the zips go (default: dist/)")
+    p.add_argument("--rubric", help="an instructor's rubric TOML, shipped with the autograders (default: grader's)")
+    p.add_argument("--only", action="append", choices=ARTEFACTS, help="build only this artefact (repeatable)")
+    p.add_argument("--memory-limit", type=float, default=IMAGE_MEMORY_LIMIT_MB,
+                   help=f"sandbox memory limit on Gradescope (default {IMAGE_MEMORY_LIMIT_MB} MB: a 768 MB box)")
+    p.add_argument("--time-limit", type=float, help="sandbox time limit on Gradescope (default: the rubric's)")
+    p.set_defaults(run=run)
+
+
+def run(args):
+    try:
+        build(args.out, args.rubric, tuple(args.only or ARTEFACTS), args.memory_limit, args.time_limit)
+    except (PackageError, ValueError, OSError) as err:
+        print(f"package: {err}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Bake DermaMNIST (md5-checked) and the ImageNet ResNet18 weights into fixed folders of the image, so grading never
+# needs the network, then let the project's own loader find them. Fails loudly if anything is missing.
+#
+# Used by Gradescope's setup.sh and the Dockerfile (otter's setup.sh embeds bake_assets.py itself). CI runs it
+# offline and checks that it fails loudly (instructor_tests/test_package.py).
+#
+#   bash packaging/bake_assets.sh [--check]
+# Environment: PYTHON (default python3), DERMAMNIST_ROOT (default /opt/dermamnist/data),
+#              TORCH_HOME (default /opt/dermamnist/torch)
+set -euo pipefail
+PY="${PYTHON:-python3}"
+export DERMAMNIST_ROOT="${DERMAMNIST_ROOT:-/opt/dermamnist/data}"
+export TORCH_HOME="${TORCH_HOME:-/opt/dermamnist/torch}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+"$PY" "$HERE/bake_assets.py" "$@"
+
+# The project's own fetch (what students run) must now be a cache hit in the same TORCH_HOME.
+if [ -f "$HERE/../locked/weights.py" ]; then
+  (cd "$HERE/.." && "$PY" -m locked.weights)
+fi
+echo "bake_assets.sh: data in $DERMAMNIST_ROOT, weights in $TORCH_HOME"

@@ -1,0 +1,119 @@
+"""DermaMNIST 'Beat the Baseline': the otter-grader driver. An INSTRUCTOR file: students neither edit nor submit it.
+
+otter grades exactly one top-level .py. Students upload a zip holding only student/ (model.py, train_config.py);
+otter copies this driver next to it as a support file, runs it as a one-cell notebook, then runs the tests in
+tests/ against the globals it leaves:
+
+    dermamnist_checks   {check key: {"name", "score", "max_score", "status", "output"}}, one per rubric check
+    dermamnist_score    the grader's total (bonus included); dermamnist_max_score: its maximum (bonus excluded)
+    dermamnist_report   the report card (also printed)
+    dermamnist_error    why there are no checks (None when grading ran)
+
+How it grades: the isolated grader (grader/, locked/, packaging/run_grader.py) ships in the support folder
+_dermamnist_autograder/, a name no student uses. Because otter copies a support FOLDER only when the upload has
+none of that name, the driver checks every file of it against the sha256 manifest below (written into this file by
+`python -m grader package`) and refuses to grade on any difference. It grades a private copy of the student's
+student/ folder from a private copy of that support folder; anything else in the upload, a locked/ folder above
+all, is listed as ignored and never reaches the grader (which keeps only model.py and train_config.py anyway).
+"""
+import os as _os
+import sys as _sys
+
+_sys.path[:] = [p for p in _sys.path if p not in ("", ".", _os.getcwd())]  # nothing in the upload is importable
+
+SUPPORT = "_dermamnist_autograder"
+DRIVER = "dermamnist_autograder.py"
+MANIFEST = {}  # relative path -> sha256 of every file in SUPPORT; filled in by `python -m grader package`
+BAKED = {"DERMAMNIST_ROOT": "/opt/dermamnist/data", "TORCH_HOME": "/opt/dermamnist/torch"}  # otter's setup.sh
+
+
+def _dermamnist_grade():
+    import hashlib
+    import json
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    here = Path.cwd()  # otter runs this in the submission folder
+
+    def files_of(folder):
+        return {str(p.relative_to(folder)): p for p in folder.rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts}
+
+    def verify(folder):
+        if not folder.is_dir() or folder.is_symlink():
+            return [f"{folder.name}/ is missing"]
+        found = files_of(folder)
+        problems = [f"missing {k}" for k in sorted(set(MANIFEST) - set(found))]
+        problems += [f"unexpected {k}" for k in sorted(set(found) - set(MANIFEST))]
+        problems += [f"changed {k}" for k in sorted(set(MANIFEST) & set(found))
+                     if hashlib.sha256(found[k].read_bytes()).hexdigest() != MANIFEST[k]]
+        return problems
+
+    def failed(message):
+        return {"checks": {}, "score": 0.0, "max_score": 0.0, "report": message, "error": message, "ignored": []}
+
+    if not MANIFEST:
+        return failed("This driver was not built by `python -m grader package` (its manifest is empty).")
+    problems = verify(here / SUPPORT)
+    if problems:
+        return failed(f"Your upload contains a folder named {SUPPORT}/, a name the autograder reserves "
+                      f"({'; '.join(problems[:3])}). Upload a zip holding only your student/ folder.")
+
+    ours = {SUPPORT, DRIVER, "tests", "__init__.py", "__pycache__", "__MACOSX"}
+    uploaded = sorted(p.name for p in here.iterdir() if p.name not in ours)
+    ignored = [n + ("/" if (here / n).is_dir() else "") for n in uploaded if n != "student"]
+    work = Path(tempfile.mkdtemp(prefix="dermamnist-otter-"))
+    try:
+        source, upload, results = work / "source", work / "upload", work / "results"
+        shutil.copytree(here / SUPPORT, source, ignore=shutil.ignore_patterns("__pycache__"))
+        problems = verify(source)  # the copy we run is the copy we checked
+        if problems:
+            return failed(f"The autograder's support folder changed while grading ({problems[0]}).")
+        upload.mkdir()
+        if (here / "student").is_dir():
+            shutil.copytree(here / "student", upload / "student", symlinks=True)
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
+        for key, path in BAKED.items():
+            if key not in env and os.path.isdir(path):
+                env[key] = path
+        if (source / "rubric.toml").is_file():
+            env["DERMA_RUBRIC"] = "rubric.toml"
+        proc = subprocess.run([_sys.executable, "-I", str(source / "packaging" / "run_grader.py"),
+                               "--source", str(source), "--submission", str(upload), "--results", str(results)],
+                              cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+        gradescope = json.loads((results / "results.json").read_text())  # run_grader.py always writes a valid one
+        try:
+            record = json.loads((results / "grading_record.json").read_text())
+        except (OSError, ValueError):
+            record = {}
+        checks = {t["key"]: {k: t[k] for k in ("name", "score", "max_score", "status", "output")}
+                  for t in record.get("tests", [])}
+        report = gradescope.get("output", "")
+        if ignored:
+            report += ("\n\nIgnored from your upload (only student/model.py and student/train_config.py are "
+                       "graded; the autograder brings its own locked/): " + ", ".join(ignored))
+        error = None if checks else (gradescope.get("output") or proc.stdout[-2000:])
+        return {"checks": checks, "score": float(gradescope.get("score", 0.0)),
+                "max_score": float(record.get("max_score", 0.0)), "report": report, "error": error,
+                "ignored": ignored}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+try:
+    _dermamnist = _dermamnist_grade()
+except Exception as _err:  # a driver bug: the tests then fail with this message instead of a NameError
+    _dermamnist = {"checks": {}, "score": 0.0, "max_score": 0.0, "ignored": [],
+                   "report": f"The autograder's driver failed ({type(_err).__name__}: {_err}); tell your instructor.",
+                   "error": f"The autograder's driver failed ({type(_err).__name__}: {_err}); tell your instructor."}
+dermamnist_checks = _dermamnist["checks"]
+dermamnist_score = _dermamnist["score"]
+dermamnist_max_score = _dermamnist["max_score"]
+dermamnist_report = _dermamnist["report"]
+dermamnist_error = _dermamnist["error"]
+dermamnist_ignored = _dermamnist["ignored"]
+print(dermamnist_report)
