@@ -90,7 +90,7 @@ def _sections(doc):
         starts = [s for s in _SECTIONS if line.startswith(s)]
         if starts:
             key = starts[0]
-            text = line[len(key):].strip() if key.endswith(":") else line.strip()
+            text = line[len(key):].strip()
             out[key] = text
         elif key and line.strip():
             out[key] += " " + line.strip()

@@ -1,0 +1,157 @@
+"""The report's figures, as inline PNG (base64) strings. matplotlib with the Agg backend: no display, no network.
+
+Each function takes the suite rows (grader.suite.summary_row dicts, ok rows only) and returns a data: URI.
+"""
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.ticker  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from locked.info import TARGET_AUC, TARGET_MEL_RECALL  # noqa: E402
+
+DANGER = "#d7301f"
+SAFE = "#1a9850"
+PUBLISHED = "#444444"
+plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
+                     "font.family": "DejaVu Sans", "svg.fonttype": "none"})
+
+
+def _png(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def mel_colour(recall):
+    """Red below the bonus line, amber up to 0.7, green above (the table uses the same bands)."""
+    if recall is None:
+        return "#bbbbbb"
+    if recall < TARGET_MEL_RECALL:
+        return DANGER
+    return "#fdae61" if recall < 0.7 else SAFE
+
+
+def _short(row):
+    return f"{row['num']:02d}" if row.get("num") is not None else row["id"]
+
+
+def auc_ranked(rows, published=None, run_label="this run"):
+    """Validation macro AUC, best first; bars coloured by melanoma recall; published AUC as diamonds."""
+    rows = sorted(rows, key=lambda r: r["val_auc"])
+    fig, ax = plt.subplots(figsize=(7.5, 0.28 * len(rows) + 1.4))
+    y = np.arange(len(rows))
+    ax.barh(y, [r["val_auc"] for r in rows], color=[mel_colour(r["val_mel_recall"]) for r in rows], height=0.7,
+            label=f"{run_label} (colour: melanoma recall)")
+    pub_handle = None
+    if published:
+        pts = [(i, published[r["id"]]["reported"]["auc"]) for i, r in enumerate(rows) if r["id"] in published]
+        if pts:
+            pub_handle = ax.scatter([p[1] for p in pts], [p[0] for p in pts], marker="D", s=22, color="white",
+                                    edgecolor=PUBLISHED, zorder=3, label="published (real DermaMNIST val, M1 Max)")
+    ax.set_yticks(y, [f"{_short(r)} {r['name']}" for r in rows])
+    lo = min([r["val_auc"] for r in rows] + [0.5])
+    ax.set_xlim(max(0.0, lo - 0.05), 1.0)
+    ax.axvline(TARGET_AUC, color="black", ls="--", lw=1)
+    ax.text(TARGET_AUC, len(rows) - 0.4, f" target {TARGET_AUC:.2f}", va="bottom", fontsize=8)
+    ax.set_xlabel("validation macro AUC")
+    _mel_legend(ax, pub_handle)
+    ax.set_title("Experiments ranked by validation macro AUC")
+    return _png(fig)
+
+
+def _mel_legend(ax, extra=None):
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=DANGER, label=f"this run, mel recall < {TARGET_MEL_RECALL:.1f}"),
+               Patch(color="#fdae61", label=f"this run, mel recall {TARGET_MEL_RECALL:.1f}-0.7"),
+               Patch(color=SAFE, label="this run, mel recall >= 0.7")]
+    if extra is not None:
+        handles.append(extra)
+    ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
+
+
+def _scatter_labels(ax, xs, ys, rows):
+    for x, y, r in zip(xs, ys, rows):
+        ax.annotate(_short(r), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
+
+
+def auc_vs_mel(rows):
+    """AUC against melanoma recall, with the danger zone (misses most melanomas) shaded."""
+    fig, ax = plt.subplots(figsize=(6.2, 4.4))
+    xs, ys = [r["val_mel_recall"] for r in rows], [r["val_auc"] for r in rows]
+    lo = min(ys + [0.5]) - 0.03
+    ax.axvspan(-0.02, TARGET_MEL_RECALL, color=DANGER, alpha=0.10, lw=0)
+    ax.text(0.01, 0.995, f"danger zone: misses more than half\nthe melanomas (recall < {TARGET_MEL_RECALL:.1f})",
+            transform=ax.get_xaxis_transform(), va="top", fontsize=8, color=DANGER)
+    ax.axhline(TARGET_AUC, color="black", ls="--", lw=1)
+    ax.scatter(xs, ys, c=[mel_colour(x) for x in xs], edgecolor="black", lw=0.5, s=40, zorder=3)
+    _scatter_labels(ax, xs, ys, rows)
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(lo, 1.0)
+    ax.set_xlabel("validation melanoma recall")
+    ax.set_ylabel("validation macro AUC")
+    ax.set_title("Ranking (AUC) vs catching melanoma (recall)")
+    return _png(fig)
+
+
+def auc_vs(rows, key, xlabel, title):
+    """AUC against a cost on a log axis (training time or parameters)."""
+    pts = [(r[key], r["val_auc"], r) for r in rows if r.get(key)]
+    fig, ax = plt.subplots(figsize=(6.2, 4.0))
+    if pts:
+        xs, ys, rs = zip(*pts)
+        ax.scatter(xs, ys, c=[mel_colour(r["val_mel_recall"]) for r in rs], edgecolor="black", lw=0.5, s=40,
+                   zorder=3)
+        _scatter_labels(ax, xs, ys, rs)
+        ax.set_xscale("log")
+        plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.axhline(TARGET_AUC, color="black", ls="--", lw=1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("validation macro AUC")
+    ax.set_title(title)
+    return _png(fig)
+
+
+def published_vs_run(rows, published, run_label):
+    """This run's validation AUC against the course's published one, experiment by experiment."""
+    pts = [(published[r["id"]]["reported"]["auc"], r["val_auc"], r) for r in rows if r["id"] in published]
+    fig, ax = plt.subplots(figsize=(5.4, 5.0))
+    if pts:
+        xs, ys, rs = zip(*pts)
+        lo = min(xs + ys) - 0.03
+        ax.plot([lo, 1], [lo, 1], color="#999999", lw=1, ls=":")
+        ax.scatter(xs, ys, c=[mel_colour(r["val_mel_recall"]) for r in rs], edgecolor="black", lw=0.5, s=40,
+                   zorder=3)
+        _scatter_labels(ax, xs, ys, rs)
+        ax.set_xlim(lo, 1)
+        ax.set_ylim(lo, 1)
+    ax.set_xlabel("published: real DermaMNIST val split, Apple M1 Max MPS\n(validation macro AUC)")
+    ax.set_ylabel(f"this run: {run_label}\n(validation macro AUC)")
+    ax.set_title("Published vs this run (dotted: equal)")
+    return _png(fig)
+
+
+def mel_roc_curves(curves, points=()):
+    """Melanoma-vs-rest ROC curves on the test split. curves: [(label, fpr, tpr)]; points: [(label, fpr, tpr)]."""
+    fig, ax = plt.subplots(figsize=(5.6, 4.6))
+    for label, fpr, tpr in curves:
+        ax.plot(fpr, tpr, lw=1.4, label=label)
+    for label, x, y in points:
+        ax.scatter([x], [y], s=36, marker="o", edgecolor="black", zorder=3, label=label)
+    ax.plot([0, 1], [0, 1], color="#999999", lw=1, ls=":")
+    for spec in (0.8, 0.9):
+        ax.axvline(1 - spec, color="#777777", lw=0.8, ls="--")
+        ax.text(1 - spec, 0.02, f" {spec:.0%} spec.", fontsize=7, rotation=90, va="bottom")
+    ax.set_xlabel("false positive rate (non-melanomas flagged)")
+    ax.set_ylabel("melanoma recall")
+    ax.set_title("Melanoma vs rest, test split")
+    ax.legend(fontsize=7, loc="lower right")
+    return _png(fig)
