@@ -24,7 +24,8 @@ def cache_dir():
 def is_download_failure(err):
     """True if `err` (or what caused it) is a failed network fetch, e.g. torchvision asking for weights offline."""
     while err is not None:
-        if isinstance(err, (urllib.error.URLError, socket.error, ConnectionError, TimeoutError)):
+        # Not OSError: a student's own missing file (FileNotFoundError) is not a missing download.
+        if isinstance(err, (urllib.error.URLError, socket.gaierror, ConnectionError, TimeoutError)):
             return True
         err = err.__cause__ or err.__context__
     return False
