@@ -56,16 +56,29 @@ def _layout(box, splits, request, user):
             os.chown(box / sub, *ids)
 
 
+def _plain_file(path, max_bytes=10_000_000):
+    """True for a regular file of sane size: the sandbox user owns out/ and could plant a FIFO, a symlink to
+    /dev/zero or a huge file there to hang or exhaust this process."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size <= max_bytes
+
+
 def _read_outputs(box):
     status_path, pred_path = box / "out" / "status.json", box / "out" / "predictions.npz"
     try:
-        status = json.loads(status_path.read_text()) if status_path.exists() else {}
-        if not isinstance(status, dict):
+        if status_path.exists() or status_path.is_symlink():
+            if not _plain_file(status_path):
+                raise ValueError("not a plain file")
+            status = scoring.clean_status(json.loads(status_path.read_text()))
+        else:
             status = {}
-    except (OSError, ValueError):
-        status = {}
+    except (OSError, ValueError, RecursionError):  # RecursionError: deeply nested JSON
+        status = scoring.clean_status(None)
     predictions = None
-    if pred_path.exists() and status.get("stage") == "done":
+    if _plain_file(pred_path) and status.get("stage") == "done":
         try:
             with np.load(pred_path, allow_pickle=False) as npz:
                 predictions = {s: np.array(npz[s]) for s in ("val", "test")}

@@ -10,7 +10,10 @@ from locked.submission import SubmissionError
 
 def as_probabilities(array, split, n):
     """Validate the child's predictions for one split (logits or probabilities) and return probabilities."""
-    a = np.asarray(array, dtype=np.float64)
+    try:
+        a = np.asarray(array, dtype=np.float64)
+    except (TypeError, ValueError):  # the file is written beside student code: it may hold anything
+        a = np.full((0,), np.nan)
     if a.shape != (n, NUM_CLASSES):
         raise SubmissionError("predictions", f"The {split} predictions have shape {a.shape}; expected ({n}, "
                               f"{NUM_CLASSES}), one row per image and one column per class.")
@@ -21,6 +24,42 @@ def as_probabilities(array, split, n):
                               "check forward() for log(0) or division by zero.")
     is_proba = (a >= 0).all() and (a <= 1).all() and np.allclose(a.sum(axis=1), 1, atol=1e-4)
     return a if is_proba else metrics.softmax(a)
+
+
+STAGES = ("started", "loaded", "built", "checked", "trained", "done")
+TAMPERED = ("The grader's status report (out/status.json) was overwritten or corrupted by your code, so nothing "
+            "it says can be trusted. Do not write into the grader's folders or change its variables.")
+
+
+def _valid_status(status):
+    if not isinstance(status, dict) or status.get("stage", "started") not in STAGES:
+        return False
+    error = status.get("error", {"check": "", "message": ""})
+    if not (isinstance(error, dict) and isinstance(error.get("check"), str) and isinstance(error.get("message"), str)):
+        return False
+    for key in ("params", "trainable_params", "epochs", "batch_size"):
+        if key in status and (isinstance(status[key], bool) or not isinstance(status[key], int)):
+            return False
+    if status.get("stage", "started") in STAGES[2:] and "params" not in status:
+        return False
+    if not isinstance(status.get("model_name", ""), str):
+        return False
+    pre = status.get("preprocessing", {"ok": True, "message": ""})
+    if not (isinstance(pre, dict) and isinstance(pre.get("ok"), bool) and isinstance(pre.get("message"), str)):
+        return False
+    history = status.get("history", [])
+    if not (isinstance(history, list) and all(isinstance(row, dict) for row in history)):
+        return False
+    seconds = status.get("train_seconds", 0.0)
+    return isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+
+
+def clean_status(status):
+    """The child's status.json as the parent may use it. It is written from the same process as student code,
+    so a malformed one means tampering: it becomes an error (score 0) instead of crashing the grader."""
+    if _valid_status(status):
+        return status
+    return {"stage": "started", "error": {"check": "status", "message": TAMPERED}}
 
 
 def _check(key, rubric, passed, output, score=None):
@@ -37,6 +76,12 @@ def _not_run(key, rubric, reason):
     return _check(key, rubric, False, f"Not run: {reason}")
 
 
+# What the child was doing after each stage it reported (grader/child.py), in a student's words.
+_STAGE_WORDS = {"started": "loading your files", "loaded": "building your model",
+                "built": "checking train_transform", "checked": "training", "trained": "predicting",
+                "done": "finishing"}
+
+
 def _failure_reason(status, outcome, limits):
     """Why the child did not finish, in words a student can act on (None if it finished)."""
     if outcome.memory_exceeded:
@@ -45,14 +90,17 @@ def _failure_reason(status, outcome, limits):
                 "keep tensors (e.g. every batch's outputs) in Python lists.")
     if outcome.timed_out:
         return (f"Your run did not finish within the {limits['time_limit_s']} s limit and was stopped "
-                f"(it reached stage '{status.get('stage')}'). Train for fewer epochs, use a smaller model, or "
-                "look for an infinite loop or a sleep in your files.")
+                f"(while {_STAGE_WORDS.get(status.get('stage'), 'starting')}). Train for fewer epochs, use a "
+                "smaller model, or look for an infinite loop or a sleep in your files.")
     if "error" in status:
         return status["error"]["message"]
+    if status.get("stage") == "checked" and (status.get("params") or 0) > limits["param_budget"]:
+        return (f"Not trained: your model has {status['params']:,} parameters, over the budget of "
+                f"{limits['param_budget']:,} (see the parameter budget check). Make it smaller and resubmit.")
     if status.get("stage") != "done":
-        return (f"Your code ended the grader's process early (exit status {outcome.returncode}, at stage "
-                f"'{status.get('stage', 'start')}'), before predictions were made. Remove any sys.exit(), "
-                "os._exit(), os.kill() or quit() from your files.")
+        return (f"Your code ended the grader's process early (exit status {outcome.returncode}, while "
+                f"{_STAGE_WORDS.get(status.get('stage'), 'starting')}), before predictions were made. Remove any "
+                "sys.exit(), os._exit(), os.kill() or quit() from your files.")
     return None
 
 
