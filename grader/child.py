@@ -21,11 +21,18 @@ sys.path.insert(0, str(HARNESS))
 
 import numpy as np  # noqa: E402
 
-from locked import data, engine, metrics, submission, weights  # noqa: E402  (imports torch)
+from locked import data, engine, submission, weights  # noqa: E402  (imports torch)
 from locked.consistency import check_preprocessing  # noqa: E402
 
 STATUS = {"stage": "started"}
 CONSISTENCY_IMAGES = 64
+
+
+def count_parameters(model):
+    """All parameters, frozen ones included: locked.metrics.count_parameters, defined again here because
+    locked.metrics imports scikit-learn (about 90 MB and 2 s in this process, which never scores anything), and
+    because a submission may patch locked.metrics (this function is bound before any student code runs)."""
+    return int(sum(p.numel() for p in model.parameters()))
 
 
 def save(**fields):
@@ -47,7 +54,7 @@ def main():
     sub = submission.load(SANDBOX / "submission", max_epochs=request["max_epochs"])
     save(stage="loaded", epochs=sub.epochs, batch_size=sub.batch_size)
     model = engine.build_model(sub)
-    save(stage="built", params=metrics.count_parameters(model), model_name=type(model).__name__,
+    save(stage="built", params=count_parameters(model), model_name=type(model).__name__,
          trainable_params=int(sum(p.numel() for p in model.parameters() if p.requires_grad)))
     result = check_preprocessing(sub.train_transform, images["train"][:CONSISTENCY_IMAGES])
     save(stage="checked", preprocessing={"ok": result.ok, "message": result.message, "measured": result.measured})
