@@ -1,5 +1,7 @@
 """What the grader writes: Gradescope's results.json (with leaderboard), the full record, the report card."""
 import json
+import os
+import shutil
 from pathlib import Path
 
 from locked import report
@@ -53,15 +55,32 @@ def gradescope(record):
     return results
 
 
+def _write_file(path, text):
+    """Write `path` as a new regular file, atomically, whatever was there before.
+
+    If the output folder is writable by the sandbox user, student code may have planted a symlink (we would
+    write through it, as root), a directory, or a file it keeps open there: remove it and create a fresh file.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    for old in (tmp, path):
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old)
+        elif old.exists() or old.is_symlink():
+            old.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def write(out_dir, record):
     """Write results.json, grading_record.json and report.txt into out_dir."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "grading_record.json").write_text(json.dumps(record, indent=1, default=str))
-    (out / "report.txt").write_text(report_card(record) + "\n")
-    tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps(gradescope(record), indent=1))
-    tmp.replace(out / "results.json")
+    _write_file(out / "grading_record.json", json.dumps(record, indent=1, default=str))
+    _write_file(out / "report.txt", report_card(record) + "\n")
+    _write_file(out / "results.json", json.dumps(gradescope(record), indent=1))
 
 
 def write_crash(out_dir, err, seconds=0.0):
@@ -73,5 +92,5 @@ def write_crash(out_dir, err, seconds=0.0):
     results = {"score": 0.0, "execution_time": int(seconds), "output": message, "visibility": "visible",
                "tests": [{"name": "Grader ran", "score": 0.0, "max_score": 0.0, "status": "failed",
                           "output": message, "visibility": "visible", "number": "1"}]}
-    (out / "results.json").write_text(json.dumps(results, indent=1))
+    _write_file(out / "results.json", json.dumps(results, indent=1))
     return message
