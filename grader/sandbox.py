@@ -1,14 +1,20 @@
 """Run one command as an untrusted child: its own session, no network, an unprivileged user when we are root,
 a wall-clock limit, a memory limit on the whole process tree, and output kept to a head and a tail.
 
-Linux only (Gradescope, Docker, CI). This process becomes a "child subreaper", so anything the child leaves
-running (a daemon, a double-forked writer) is re-parented here and killed when the child is done.
+Linux only (Gradescope, Docker, CI). When root, the child gets its own PID namespace: when the graded process
+ends, the kernel kills everything it started (daemons, double forks, fork chains), atomically. Without that (not
+root, or a container that forbids namespaces), this process becomes a "child subreaper", so anything the child
+leaves running is re-parented here and killed by repeated scans when the child is done.
+
+Memory is counted for the whole process tree as the private memory of every process plus the largest shared
+part once, so a fork (whose pages are shared copy-on-write with its parent) is not counted twice.
 """
 import ctypes
 import os
 import pwd
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -16,7 +22,20 @@ from dataclasses import dataclass, field
 
 PR_SET_CHILD_SUBREAPER = 36
 CLONE_NEWNET = 0x40000000
+CLONE_NEWPID = 0x20000000
 _libc = ctypes.CDLL(None, use_errno=True)
+_unshare_ok = {}
+
+# First process of a new PID namespace is the graded command itself (pid 1 there): this tiny wrapper forks it,
+# waits, and passes its exit status on. When pid 1 exits, the kernel kills every process left in the namespace.
+_PID_NS_WRAPPER = ("import os, sys\n"
+                   "pid = os.fork()\n"
+                   "if pid == 0:\n"
+                   "    os.execv(sys.argv[1], sys.argv[1:])\n"
+                   "code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])\n"
+                   "if code < 0:\n"
+                   "    os.kill(os.getpid(), -code)\n"
+                   "sys.exit(code)\n")
 
 
 @dataclass
@@ -75,6 +94,27 @@ def _proc_table():
     return table
 
 
+def _memory_kb(pid, rss_kb):
+    """(private, shared) resident kB of one process, from smaps_rollup; (rss, 0) if that is unreadable."""
+    try:
+        fields = {}
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                key, _, rest = line.partition(":")
+                if key in ("Rss", "Private_Clean", "Private_Dirty"):
+                    fields[key] = int(rest.split()[0])
+        private = fields["Private_Clean"] + fields["Private_Dirty"]
+        return private, fields["Rss"] - private
+    except (OSError, KeyError, ValueError, IndexError):
+        return rss_kb, 0
+
+
+def _tree_memory_mb(tree, table):
+    """Private memory of every process in the tree, plus the largest shared part once (forks share pages)."""
+    parts = [_memory_kb(p, table[p][1]) for p in tree if p in table]
+    return (sum(private for private, _ in parts) + max((shared for _, shared in parts), default=0)) / 1024
+
+
 def _descendants(root_pids, table):
     """All processes whose ancestry reaches one of root_pids (root_pids included if alive)."""
     found = {p for p in root_pids if p in table}
@@ -88,10 +128,10 @@ def _descendants(root_pids, table):
     return found
 
 
-def _orphans():
+def _orphans(table=None):
     """Processes re-parented to us (we are a subreaper): what a child left behind."""
     me = os.getpid()
-    return {pid for pid, (ppid, _) in _proc_table().items() if ppid == me}
+    return {pid for pid, (ppid, _) in (table or _proc_table()).items() if ppid == me}
 
 
 def _kill_all(pids):
@@ -112,6 +152,34 @@ def _reap():
             return
 
 
+def _cleanup(timeout_s=5.0):
+    """Kill whatever the child left running, scanning until nothing has been left for a few rounds.
+
+    One pass is not enough without a PID namespace: a chain of processes that fork and exit moves on between
+    the scan and the kill. Its next member is re-parented to us and found by the next scan.
+    """
+    end, quiet = time.monotonic() + timeout_s, 0
+    while quiet < 3 and time.monotonic() < end:
+        table = _proc_table()
+        left = _descendants(_orphans(table), table)
+        _kill_all(left)
+        _reap()
+        quiet = 0 if left else quiet + 1
+
+
+def _can_unshare(flags):
+    """Whether this process may create these namespaces (a container's seccomp profile may forbid it)."""
+    if flags not in _unshare_ok:
+        try:
+            pid = os.fork()
+            if pid == 0:  # try it in a throwaway child, so this process is not moved anywhere
+                os._exit(0 if _libc.unshare(flags) == 0 else 1)
+            _unshare_ok[flags] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+        except OSError:
+            return False
+    return _unshare_ok[flags]
+
+
 def sandbox_user(name):
     """(uid, gid) to drop to, or None when we are not root (then we cannot and do not switch)."""
     if os.geteuid() != 0 or not name:
@@ -124,12 +192,19 @@ def run(cmd, cwd, env, time_limit_s, memory_limit_mb, output_limit_kb=32, user="
     """Run `cmd` untrusted; return an Outcome. Never raises for anything the child does."""
     ids = sandbox_user(user)
     isolation = [f"runs as user {user}" if ids else "runs as the grader's own user (grader is not root)"]
-    can_unshare = isolate_network and os.geteuid() == 0
-    isolation.append("no network" if can_unshare else "network not isolated (grader is not root)")
+    root = os.geteuid() == 0
+    flags = CLONE_NEWNET if isolate_network and root and _can_unshare(CLONE_NEWNET) else 0
+    if isolate_network:
+        isolation.append("no network" if flags else "network not isolated (" + (
+            "the system does not allow a network namespace)" if root else "grader is not root)"))
+    if root and _can_unshare(flags | CLONE_NEWPID):
+        flags |= CLONE_NEWPID
+        cmd = [sys.executable, "-I", "-c", _PID_NS_WRAPPER, *cmd]
+        isolation.append("own PID namespace (nothing it starts outlives it)")
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
     def preexec():  # runs in the child between fork and exec
-        if can_unshare and _libc.unshare(CLONE_NEWNET) != 0:
+        if flags and _libc.unshare(flags) != 0:
             os._exit(97)
         if ids:
             os.setgroups([])
@@ -144,8 +219,9 @@ def run(cmd, cwd, env, time_limit_s, memory_limit_mb, output_limit_kb=32, user="
     keeper.start()
     outcome = Outcome(returncode=None, seconds=0.0, isolation=isolation)
     while proc.poll() is None:
-        tree = _descendants({proc.pid} | _orphans(), _proc_table())
-        rss_mb = sum(_proc_table().get(p, (0, 0))[1] for p in tree) / 1024
+        table = _proc_table()
+        tree = _descendants({proc.pid} | _orphans(table), table)
+        rss_mb = _tree_memory_mb(tree, table)
         outcome.peak_rss_mb = max(outcome.peak_rss_mb, rss_mb)
         if rss_mb > memory_limit_mb:
             outcome.memory_exceeded = True
@@ -161,8 +237,7 @@ def run(cmd, cwd, env, time_limit_s, memory_limit_mb, output_limit_kb=32, user="
         _kill_all({proc.pid})
         proc.wait()
     outcome.seconds = time.monotonic() - t0
-    _kill_all(_descendants(_orphans(), _proc_table()))  # whatever it left running
-    _reap()
+    _cleanup()  # whatever it left running
     keeper.join(timeout=2)
     outcome.returncode = proc.returncode
     outcome.output, outcome.output_bytes = keeper.text(), keeper.total
