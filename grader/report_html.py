@@ -125,10 +125,21 @@ def load(suite_dir):
             "labels": labels, "probas": probas, "published": published, "pub": pub_by_id, "data": data}
 
 
+def machine(ctx):
+    """(hardware, threads) of the run: suite.json's, else the first experiment's (suite.json not written yet)."""
+    meta = ctx["meta"]
+    if meta.get("hardware"):
+        return meta["hardware"], meta.get("threads")
+    info = next((i for i in ctx["infos"].values() if i.get("graded_on")), {})
+    return info.get("graded_on") or {}, info.get("threads")
+
+
+def hardware_text(ctx):
+    return suite.hardware_label(*machine(ctx))
+
+
 def run_label(ctx):
-    meta, data = ctx["meta"], ctx["data"]
-    hw = meta.get("hardware") or {}
-    return f"{data.get('label', 'unknown data')}, {suite.hardware_label(hw, meta.get('threads'))}"
+    return f"{ctx['data'].get('label', 'unknown data')}, {hardware_text(ctx)}"
 
 
 # --- sections ----------------------------------------------------------------------------------------------------
@@ -487,15 +498,16 @@ def build(suite_dir, ensembles=None, target=deployment.TARGET_RECALL):
     skipped = [r for r in ctx["rows"] if r["status"] != "ok"]
     main_run = t["main_run"]
     run_txt = (f" The largest run graded {len(main_run['graded'])} experiments in "
-               f"{main_run['wall_seconds'] / 60:.1f} min wall ({main_run['started']})." if main_run else "")
+               f"{main_run['wall_seconds'] / 60:.1f} min wall (started {main_run['started']}"
+               f"{'' if main_run.get('finished', True) else ', still running'})." if main_run else "")
     sections = [
         f"<h1>DermaMNIST 'Beat the Baseline': the course's experiments, graded</h1>",
-        f"<p class='sub'>{len(ctx['rows'])} experiments from {esc(ctx['meta'].get('solutions', ''))}, each graded by "
+        f"<p class='sub'>{len(ctx['rows'])} experiments, each graded by "
         "the isolated grader (sandboxed training, parent-side scoring), as a student's submission would be.</p>",
         banner(ctx), labels_box(ctx),
         "<h2>Headline figures</h2>", headline(ctx),
         f"<p class='note'>Grading time summed over experiments: {t['grading_seconds'] / 60:.1f} min on "
-        f"{esc(suite.hardware_label(ctx['meta'].get('hardware') or {}, ctx['meta'].get('threads')))}; the course "
+        f"{esc(hardware_text(ctx))}; the course "
         f"reports about {COURSE_MINUTES} min for all 25 on an Apple M1 Max (MPS).{esc(run_txt)}</p>",
         "<h2 id='deploy'>Which model would you deploy?</h2>", deploy_html,
         "<h2>All experiments</h2>", full_table(ctx),

@@ -280,7 +280,12 @@ def run(solutions, out=DEFAULT_OUT, data_dir=None, synthetic=False, only=None, r
     _save_labels(out, data.read(path, provenance), provenance)
     hw = hardware()
     threads = threads or DEFAULT_THREADS
+    previous = _read_json(out / SUITE) or {}
+    previous_runs = previous.get("runs", []) if previous.get("key") == key else []
     t0, graded, resumed, rows = time.monotonic(), [], [], []
+    invocation = {"started": _now(), "wall_seconds": 0.0, "finished": False, "graded": graded, "resumed": resumed,
+                  "hardware": hw, "threads": threads,
+                  "command": " ".join(["python -m grader", *sys.argv[1:]]) if sys.argv[1:2] == ["suite"] else ""}
     bar = tqdm(folders, desc="suite", unit="exp", disable=not progress, file=sys.stderr)
     write = log or (lambda msg: tqdm.write(msg, file=sys.stderr))
     for folder in bar:
@@ -311,21 +316,23 @@ def run(solutions, out=DEFAULT_OUT, data_dir=None, synthetic=False, only=None, r
         status = row["status"] if row["status"] != "ok" else (
             f"val AUC {row['val_auc']:.4f}, mel recall {row['val_mel_recall']:.2f}")
         write(f"{folder.name}: {status}")
+        invocation["wall_seconds"] = round(time.monotonic() - t0, 1)
+        _write_suite(out, provenance, key, hw, threads, solutions, previous_runs + [invocation])
     bar.close()
     wall = time.monotonic() - t0
-    suite_path = out / SUITE
-    suite = _read_json(suite_path) or {}
-    if suite.get("key") != key:
-        suite = {}
-    invocation = {"started": _now(time.time() - wall), "wall_seconds": round(wall, 1), "graded": graded,
-                  "resumed": resumed, "hardware": hw, "threads": threads,
-                  "command": " ".join(["python -m grader suite", *sys.argv[2:]]) if sys.argv[1:2] == ["suite"] else ""}
-    suite.update(data=provenance, key=key, hardware=hw, threads=threads, solutions=str(Path(solutions).resolve()))
-    suite.setdefault("runs", []).append(invocation)
-    suite["experiments"] = sort_rows(load_rows(out))
-    suite_path.write_text(json.dumps(suite, indent=1))
+    invocation.update(wall_seconds=round(wall, 1), finished=True)
+    _write_suite(out, provenance, key, hw, threads, solutions, previous_runs + [invocation])
     return {"rows": rows, "wall_seconds": wall, "graded": graded, "resumed": resumed, "data": provenance,
             "hardware": hw, "threads": threads, "out": str(out)}
+
+
+def _write_suite(out, provenance, key, hw, threads, solutions, runs):
+    """OUT/suite.json: the data, the machine, every run of the suite, and the current table (after each experiment)."""
+    suite = {"data": provenance, "key": key, "hardware": hw, "threads": threads,
+             "solutions": str(Path(solutions).resolve()), "runs": runs, "experiments": sort_rows(load_rows(out))}
+    tmp = Path(out) / (SUITE + ".tmp")
+    tmp.write_text(json.dumps(suite, indent=1))
+    tmp.replace(Path(out) / SUITE)
 
 
 def _now(ts=None):
