@@ -110,8 +110,11 @@ def auc_vs(rows, key, xlabel, title):
                    zorder=3)
         _scatter_labels(ax, xs, ys, rs)
         ax.set_xscale("log")
-        plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
-        ax.xaxis.set_major_formatter(plain)
+        lo, hi = min(xs) / 1.3, max(xs) * 1.3
+        ticks = [m * 10 ** k for k in range(-1, 9) for m in (1, 2, 5) if lo <= m * 10 ** k <= hi]
+        ax.set_xlim(lo, hi)
+        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.axhline(TARGET_AUC, color="black", ls="--", lw=1)
     ax.set_xlabel(xlabel)
