@@ -1,0 +1,239 @@
+"""`python -m grader package`, the student starter kit, the image-building scripts and the Dockerfile.
+
+The Gradescope zip is exercised in test_package_gradescope.py and the otter zip in test_package_otter.py. Here:
+  - the starter kit unpacks in a clean folder and its public checks pass there (offline, synthetic data);
+  - packaging/install_deps.sh and packaging/bake_assets.sh, the scripts every image build runs, behave: the install
+    commands are the CPU build's, the pins match this environment, a missing asset fails the build loudly;
+  - the Dockerfile uses only what exists and only commands these tests run.
+"""
+import fnmatch
+import json
+import os
+import shlex
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader import package
+from grader import rubric as rubric_mod
+
+REPO = Path(__file__).resolve().parents[1]
+CLOSED_PORT_PROXY = "http://127.0.0.1:9"  # "offline" that fails at once instead of waiting for a timeout
+
+# Every RUN in the Dockerfile, and the test below that runs the same script (the image is built nowhere here).
+DOCKERFILE_RUNS = {
+    "bash packaging/install_deps.sh requirements.txt": "test_install_deps_installs_the_cpu_build",
+    "bash packaging/bake_assets.sh": "test_bake_assets_fails_loudly_offline",
+}
+DOCKERFILE_CMD = ["python", "packaging/run_grader.py", "--submission", "/submission", "--results", "/results"]
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DERMA", "PYTEST"))}
+    return {**env, **extra}
+
+
+def run(cmd, cwd=REPO, timeout=300, **env):
+    return subprocess.run(cmd, cwd=cwd, env=clean_env(**env), capture_output=True, text=True, timeout=timeout)
+
+
+# --- the command ---------------------------------------------------------------------------------------------------------------
+def test_cli_builds_into_out(tmp_path):
+    proc = run([sys.executable, "-m", "grader", "package", "--out", str(tmp_path / "dist"), "--only", "starter",
+                "--only", "gradescope"])
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "dist").iterdir()) == ["gradescope_autograder.zip",
+                                                                     "student_starter.zip"]
+    assert "student_starter.zip" in proc.stdout and "KiB" in proc.stdout
+
+
+def test_cli_refuses_a_broken_rubric(tmp_path):
+    bad = tmp_path / "rubric.toml"
+    bad.write_text("[checks.test_auc]\ntarget = 0.7\nfloor = 0.8\n")
+    proc = run([sys.executable, "-m", "grader", "package", "--out", str(tmp_path / "dist"), "--rubric", str(bad)])
+    assert proc.returncode == 1 and "floor < target" in proc.stderr
+    assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())
+
+
+def test_packaging_folder_does_not_shadow_the_packaging_library():
+    """packaging/ shares its name with the PyPI library pytest and pip import: it must stay a plain folder."""
+    assert not (REPO / "packaging" / "__init__.py").exists()
+    proc = run([sys.executable, "-c", "import packaging.version, sys; print(packaging.version.__file__)"])
+    assert proc.returncode == 0 and "site-packages" in proc.stdout, proc.stdout + proc.stderr
+
+
+# --- the starter kit -----------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def starter(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    zip_path = package.build(out, only=("starter",), log=lambda *a: None)["starter"]
+    dest = tmp_path_factory.mktemp("unpacked")
+    with zipfile.ZipFile(zip_path) as zf:
+        names = zf.namelist()
+        zf.extractall(dest)
+    return zip_path, names, dest / "dermamnist_starter"
+
+
+def test_starter_holds_the_kit_and_nothing_of_the_instructors(starter):
+    _, names, kit = starter
+    assert sorted(p.name for p in kit.iterdir()) == ["README.md", "locked", "pytest.ini", "requirements.txt",
+                                                     "student", "tests"]
+    for folder in ("student", "locked", "tests"):
+        shipped = sorted(p.relative_to(kit / folder) for p in (kit / folder).rglob("*") if p.is_file())
+        source = sorted(p.relative_to(REPO / folder) for p in package._source_files(REPO / folder))
+        assert shipped == source, folder
+    rel = [n.split("/", 1)[1] for n in names]
+    assert not [n for n in rel if n.startswith(("solutions/", "instructor_tests/", "grader/", "packaging/"))]
+    assert not [n for n in rel if n.endswith("rubric.toml") or "__pycache__" in n]
+    assert (kit / "student" / "model.py").read_bytes() == (REPO / "student" / "model.py").read_bytes()
+
+
+def test_starter_readme_says_what_is_graded(starter):
+    readme = (starter[2] / "README.md").read_text()
+    rubric = rubric_mod.load()
+    for check in rubric["checks"].values():
+        assert f"| {check['name']} | {float(check['points']):g}" in readme
+    for words in ("python -m locked.train", "python -m pytest tests", "student/", "shutil.make_archive",
+                  "Normalize", "12,000,000", "640 MB", "0.90"):
+        assert words in readme, words
+    assert "$" not in readme.replace("$DERMA", ""), "an unfilled template field"
+
+
+def test_starter_public_checks_pass_in_a_clean_folder(starter):
+    kit = starter[2]
+    if not list((kit / "tests").glob("test_*.py")):
+        pytest.skip("tests/ holds no public checks yet")
+    proc = run([sys.executable, "-m", "pytest", "tests", "-q"], cwd=kit, DERMAMNIST_SYNTHETIC="1",
+               DERMAMNIST_ROOT=str(kit.parent / "data"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout
+    assert str(REPO) not in proc.stdout  # ran on the kit's own files, not this repository's
+
+
+# --- the scripts every image build runs ---------------------------------------------------------------------------------------------
+def test_install_deps_installs_the_cpu_build():
+    """The install commands (dry run: there is no PyTorch index here), then the pins against this environment."""
+    proc = run(["bash", "packaging/install_deps.sh", "--dry-run", "requirements.txt"])
+    assert proc.returncode == 0, proc.stderr
+    torch_pin = next(l.split("==")[1].strip() for l in (REPO / "requirements.txt").read_text().splitlines()
+                     if l.startswith("torch=="))
+    lines = proc.stdout.splitlines()
+    assert lines[0].endswith(f"--index-url https://download.pytorch.org/whl/cpu torch=={torch_pin}+cpu "
+                             f"torchvision=={lines[0].split('torchvision==')[1]}")
+    assert lines[0].rstrip().endswith("+cpu") and lines[1].endswith("-r requirements.txt")
+    # CI has the default (CUDA) build, so the build check is relaxed here; the versions must match exactly.
+    proc = run(["bash", "packaging/install_deps.sh", "--check", "requirements.txt"], PYTHON=sys.executable,
+               DERMA_TORCH_BUILD="any")
+    assert proc.returncode == 0, proc.stderr
+    proc = run(["bash", "packaging/install_deps.sh", "--check", "requirements.txt"], PYTHON=sys.executable)
+    assert proc.returncode != 0 or "+cpu" in subprocess.run([sys.executable, "-m", "pip", "show", "torch"],
+                                                             capture_output=True, text=True).stdout
+
+
+def test_install_deps_rejects_drift(tmp_path):
+    req = tmp_path / "requirements.txt"
+    req.write_text((REPO / "requirements.txt").read_text().replace("numpy==", "numpy==0.0.") + "\nrequests\n")
+    proc = run(["bash", str(REPO / "packaging" / "install_deps.sh"), "--check", str(req)], PYTHON=sys.executable,
+               DERMA_TORCH_BUILD="any")
+    assert proc.returncode == 1
+    assert "numpy" in proc.stderr and "pinned" in proc.stderr and "requests: not pinned" in proc.stderr
+
+
+def test_bake_assets_fails_loudly_offline(tmp_path):
+    """No network (a closed proxy port) and nothing baked: the build must stop, saying what is missing."""
+    proc = run(["bash", "packaging/bake_assets.sh"], DERMAMNIST_ROOT=str(tmp_path / "data"),
+               TORCH_HOME=str(tmp_path / "torch"), PYTHON=sys.executable, https_proxy=CLOSED_PORT_PROXY,
+               HTTPS_PROXY=CLOSED_PORT_PROXY, http_proxy=CLOSED_PORT_PROXY, HTTP_PROXY=CLOSED_PORT_PROXY)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "bake_assets: FAILED: DermaMNIST download failed" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bake_assets_check_rejects_a_wrong_file(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "dermamnist.npz").write_bytes(b"not the dataset")
+    proc = run([sys.executable, "packaging/bake_assets.py", "--check"], DERMAMNIST_ROOT=str(tmp_path / "data"),
+               TORCH_HOME=str(tmp_path / "torch"))
+    assert proc.returncode == 1 and "not the official" in proc.stderr
+    (tmp_path / "data" / "dermamnist.npz").unlink()
+    proc = run([sys.executable, "packaging/bake_assets.py", "--check"], DERMAMNIST_ROOT=str(tmp_path / "data"))
+    assert proc.returncode == 1 and "dermamnist.npz is missing" in proc.stderr
+
+
+def test_bake_assets_uses_the_weights_locked_uses():
+    """bake_assets.py fetches torchvision's ResNet18_Weights.IMAGENET1K_V1, the file locked.weights asks for."""
+    import importlib.util
+
+    resnet = Path(importlib.util.find_spec("torchvision").origin).parent / "models" / "resnet.py"  # no torch import
+    source = (REPO / "packaging" / "bake_assets.py").read_text()
+    url = source.split('RESNET18_URL = "', 1)[1].split('"', 1)[0]
+    assert f'url="{url}"' in resnet.read_text().replace("'", '"')
+    assert "ResNet18_Weights.IMAGENET1K_V1" in (REPO / "locked" / "weights.py").read_text()
+
+
+# --- the Dockerfile -----------------------------------------------------------------------------------------------------------------------
+def dockerfile():
+    """[(instruction, arguments)], continuation lines joined, comments dropped."""
+    steps, pending = [], ""
+    for line in (REPO / "Dockerfile").read_text().splitlines():
+        if line.strip().startswith("#") or not line.strip():
+            continue
+        pending += line.rstrip("\\").strip() + " "
+        if not line.rstrip().endswith("\\"):
+            instruction, _, args = pending.strip().partition(" ")
+            steps.append((instruction.upper(), args.strip()))
+            pending = ""
+    return steps
+
+
+def dockerignored(path):
+    """Docker's rule, closely enough: the last .dockerignore pattern matching the path or a parent decides."""
+    result = False
+    for pattern in (REPO / ".dockerignore").read_text().splitlines():
+        pattern = pattern.strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        negate, pattern = pattern.startswith("!"), pattern.lstrip("!").rstrip("/")
+        parts = path.split("/")
+        if any(fnmatch.fnmatch("/".join(parts[:i]), pattern) for i in range(1, len(parts) + 1)):
+            result = not negate
+    return result
+
+
+def test_dockerfile_is_pinned_and_uses_only_tested_commands():
+    steps = dockerfile()
+    assert {i for i, _ in steps} <= {"FROM", "ENV", "WORKDIR", "COPY", "RUN", "CMD"}
+    base = [a for i, a in steps if i == "FROM"]
+    assert len(base) == 1 and ":" in base[0] and "latest" not in base[0]
+    assert base[0].split(":")[1].startswith(f"{sys.version_info.major}.{sys.version_info.minor}"), \
+        "the image's Python should be the one CI tests"
+    runs = [a for i, a in steps if i == "RUN"]
+    assert runs and all(r in DOCKERFILE_RUNS for r in runs), [r for r in runs if r not in DOCKERFILE_RUNS]
+    for command, test in DOCKERFILE_RUNS.items():
+        assert test in globals(), f"{command}: no test named {test}"
+        script = shlex.split(command)[1]
+        assert script in (REPO / "instructor_tests" / "test_package.py").read_text()
+    assert json.loads([a for i, a in steps if i == "CMD"][-1]) == DOCKERFILE_CMD
+    env = " ".join(a for i, a in steps if i == "ENV")
+    for setting in ("DERMAMNIST_ROOT=/opt/dermamnist/data", "TORCH_HOME=/opt/dermamnist/torch",
+                    "DERMA_MEMORY_LIMIT_MB=640"):
+        assert setting in env
+
+
+def test_dockerfile_copies_only_what_exists_and_is_in_the_context():
+    copies = [shlex.split(a) for i, a in dockerfile() if i == "COPY"]
+    assert copies
+    for *sources, _dest in copies:
+        for src in sources:
+            path = REPO / src
+            assert path.exists(), f"COPY {src}: not in the repository"
+            files = [path] if path.is_file() else package._source_files(path)
+            for f in files:
+                rel = f.relative_to(REPO).as_posix()
+                assert not dockerignored(rel), f"COPY {src}: {rel} is excluded by .dockerignore"
+    for private in ("solutions/exp_01_baseline/model.py", "instructor_tests/conftest.py", "tests/conftest.py",
+                    "packaging/README.md", "dist/x.zip", ".git/HEAD", "locked/__pycache__/x.pyc"):
+        assert dockerignored(private), private

@@ -1,0 +1,156 @@
+"""dist/otter_autograder.zip: built by `otter generate`, graded here with `otter run` (no Docker), offline.
+
+`otter grade` (what instructors run) builds a Docker image from the same zip and runs the same run_autograder in
+it; there is no Docker engine here, so `otter run`, which grades the same way without containers, stands in.
+Each student upload is a zip holding student/, as the starter kit's README says. The good one also carries a
+poisoned locked/ that would give full AUC marks if it ever reached the grader: the points must not move.
+"""
+import ast
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader import package
+from grader import rubric as rubric_mod
+
+REPO = Path(__file__).resolve().parents[1]
+SUBMISSIONS = REPO / "instructor_tests" / "package_submissions"
+TIME_LIMIT_S = 120
+RUBRIC = rubric_mod.load()
+QUESTIONS = {f"q{i}_{key}": key for i, key in enumerate(rubric_mod.CHECKS, 1)}
+POINTS = {q: float(RUBRIC["checks"][k]["points"]) for q, k in QUESTIONS.items()}
+
+
+@pytest.fixture(scope="module")
+def otter_zip(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    return package.build(out, only=("otter",), log=lambda *a: None)["otter"]
+
+
+def student_zip(folder, dest, extra=None):
+    """A zip holding student/ (and whatever `extra` adds: {arcname: bytes})."""
+    with zipfile.ZipFile(dest, "w") as zf:
+        for name in ("model.py", "train_config.py"):
+            zf.write(folder / name, f"student/{name}")
+        for arcname, data in (extra or {}).items():
+            zf.writestr(arcname, data)
+    return dest
+
+
+def poisoned_locked():
+    """The project's locked/, except that every metric comes out perfect: full marks if it is ever used."""
+    files = {f"locked/{p.relative_to(REPO / 'locked').as_posix()}": p.read_bytes()
+             for p in (REPO / "locked").rglob("*.py") if "__pycache__" not in p.parts}
+    files["locked/metrics.py"] += (b"\n\n_real_evaluate = evaluate\n\n\ndef evaluate(*args, **kwargs):\n"
+                                   b"    m = _real_evaluate(*args, **kwargs)\n"
+                                   b"    m.update(auc=1.0, mel_recall=1.0)\n    return m\n")
+    return files
+
+
+def otter_run(otter_zip, submission, tmp_path, synthetic_root):
+    out = tmp_path / "otter-out"
+    out.mkdir()
+    env = {**os.environ, "DERMAMNIST_SYNTHETIC": "1", "DERMAMNIST_SYNTHETIC_SCALE": "0.2",
+           "DERMAMNIST_ROOT": str(synthetic_root), "DERMA_TIME_LIMIT_S": str(TIME_LIMIT_S)}
+    proc = subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(otter_zip), "-o", str(out),
+                           "--no-logo", str(submission)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=TIME_LIMIT_S + 180)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    scores = {t["name"]: t.get("score") for t in results["tests"] if t["name"] in QUESTIONS}
+    assert set(scores) == set(QUESTIONS), results
+    return scores, results
+
+
+# --- the zip ------------------------------------------------------------------------------------------------------------------
+def test_zip_is_otters_layout_with_our_additions(otter_zip):
+    with zipfile.ZipFile(otter_zip) as zf:
+        names = set(zf.namelist())
+        env = zf.read("environment.yml").decode()
+        setup = zf.read("setup.sh").decode()
+        config = json.loads(zf.read("otter_config.json"))
+        tests = {n: zf.read(n).decode() for n in names if n.startswith("tests/")}
+    for required in ("run_autograder", "run_otter.py", "setup.sh", "environment.yml", "otter_config.json",
+                     "requirements.txt", f"files/{package.OTTER_DRIVER}",
+                     f"files/{package.OTTER_SUPPORT}/grader/grade.py",
+                     f"files/{package.OTTER_SUPPORT}/locked/engine.py",
+                     f"files/{package.OTTER_SUPPORT}/packaging/run_grader.py"):
+        assert required in names
+    assert not [n for n in names if n.startswith("files/locked") or "__pycache__" in n]
+    assert "python=3.11" in env and "otter-grader[grading,plugins]==7.0.0" in env
+    assert config == {"show_all_public": True}
+    # our lines come after otter's own and fail loudly
+    assert setup.index("mamba env create") < setup.index("set -euo pipefail")
+    assert "install_deps.sh\" /autograder/source/requirements.txt" in setup and "bake_assets.py\"" in setup
+    assert subprocess.run(["bash", "-n"], input=setup, text=True).returncode == 0
+    assert sorted(tests) == [f"tests/{q}.py" for q in QUESTIONS]
+
+
+def test_otter_tests_carry_the_rubric_points(otter_zip):
+    """Each test file's points, summed over its cases, is the rubric's points for that check."""
+    with zipfile.ZipFile(otter_zip) as zf:
+        for question, key in QUESTIONS.items():
+            source = zf.read(f"tests/{question}.py").decode()
+            assert "OK_FORMAT = False" in source and "from otter.test_files import test_case" in source
+            cases = [d for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef)
+                     for d in node.decorator_list if isinstance(d, ast.Call) and getattr(d.func, "id", "") == "test_case"]
+            points = sum(next(k.value.value for k in c.keywords if k.arg == "points") for c in cases)
+            assert points == pytest.approx(POINTS[question]), question
+            assert len(cases) == (package.OTTER_PARTIAL_STEPS if key == "test_auc" else 1)
+
+
+def test_driver_manifest_matches_the_support_folder(otter_zip):
+    prefix = f"files/{package.OTTER_SUPPORT}/"
+    with zipfile.ZipFile(otter_zip) as zf:
+        shipped = {n[len(prefix):]: hashlib.sha256(zf.read(n)).hexdigest() for n in zf.namelist()
+                   if n.startswith(prefix) and not n.endswith("/")}
+        driver = zf.read(f"files/{package.OTTER_DRIVER}").decode()
+    manifest = ast.literal_eval(driver.split("\nMANIFEST = ", 1)[1].split("\nBAKED = ", 1)[0].split("  #")[0])
+    assert manifest == shipped and "grader/grade.py" in manifest
+
+
+# --- graded with otter run -------------------------------------------------------------------------------------------------------
+def test_good_upload_with_a_poisoned_locked_folder(otter_zip, synthetic_root, tmp_path):
+    sub = student_zip(SUBMISSIONS / "good", tmp_path / "good.zip", extra=poisoned_locked())
+    scores, results = otter_run(otter_zip, sub, tmp_path, synthetic_root)
+    for q in ("q1_builds", "q2_output_shape", "q3_param_budget", "q4_preprocessing", "q5_trains"):
+        assert scores[q] == POINTS[q], (q, results)
+    step = POINTS["q6_test_auc"] / package.OTTER_PARTIAL_STEPS
+    assert scores["q6_test_auc"] < POINTS["q6_test_auc"], "the poisoned locked/ reached the grader"
+    assert scores["q6_test_auc"] / step == pytest.approx(round(scores["q6_test_auc"] / step))  # whole steps
+    assert results["tests"][0]["name"] == "Public Tests"
+
+
+def test_trapped_upload_loses_the_preprocessing_points(otter_zip, synthetic_root, tmp_path):
+    scores, results = otter_run(otter_zip, student_zip(SUBMISSIONS / "trap", tmp_path / "trap.zip"), tmp_path,
+                                synthetic_root)
+    assert scores["q4_preprocessing"] == 0
+    for q in ("q1_builds", "q2_output_shape", "q3_param_budget", "q5_trains"):
+        assert scores[q] == POINTS[q], (q, results)
+    q4 = next(t for t in results["tests"] if t["name"] == "q4_preprocessing")
+    assert "Normalize" in q4["output"]
+
+
+def test_broken_upload_scores_zero(otter_zip, synthetic_root, tmp_path):
+    scores, results = otter_run(otter_zip, student_zip(SUBMISSIONS / "broken", tmp_path / "broken.zip"), tmp_path,
+                                synthetic_root)
+    assert all(s == 0 for s in scores.values()), scores
+    q1 = next(t for t in results["tests"] if t["name"] == "q1_builds")
+    assert "mat1 and mat2 shapes cannot be multiplied" in q1["output"]
+
+
+def test_forged_support_folder_is_refused(otter_zip, synthetic_root, tmp_path):
+    """otter keeps an uploaded folder named like our support folder instead of ours: the driver must notice."""
+    forged = {f"{package.OTTER_SUPPORT}/{k}": v for k, v in poisoned_locked().items()}
+    sub = student_zip(SUBMISSIONS / "good", tmp_path / "forged.zip", extra=forged)
+    scores, results = otter_run(otter_zip, sub, tmp_path, synthetic_root)
+    assert all(s == 0 for s in scores.values()), scores
+    q1 = next(t for t in results["tests"] if t["name"] == "q1_builds")
+    assert "a name the autograder reserves" in q1["output"]
