@@ -44,6 +44,9 @@ WHY = ("Why it matters: validation and test images always go through transforms.
        "validated on another. That is the Normalize trap of the course's experiment 14: a train-only "
        "Normalize dropped the validation AUC to 0.54 (chance is 0.50).")
 
+CRASH_WHY = ("Why it matters: the training loop stacks the transformed images into one tensor batch; anything but a "
+             "tensor makes the real run crash at its first batch.")
+
 
 @dataclass
 class ConsistencyResult:
@@ -154,8 +157,8 @@ def check_preprocessing(train_transform, images, draws=4, seed=0):
     if failure:
         kind, problem, fix = failure
         suspects = {"shape": _SHAPE_SUSPECTS, "dtype": _VALUE_SUSPECTS}.get(kind, set())
-        return ConsistencyResult(False, _message(problem, _suspects(train_transform, suspects), fix,
-                                                 why=kind != "error"), measured)
+        why = {"error": None, "type": CRASH_WHY}.get(kind, WHY)
+        return ConsistencyResult(False, _message(problem, _suspects(train_transform, suspects), fix, why), measured)
 
     t, v = _stats(train), measured["val"]
     if not torch.isfinite(train).all():
@@ -194,10 +197,10 @@ def check_preprocessing(train_transform, images, draws=4, seed=0):
                                     f"ratio {_fmt(std_ratio)} (allowed up to {STD_RATIO_MAX:g}x)."), measured)
 
 
-def _message(problem, found, fix, why=True):
+def _message(problem, found, fix, why=WHY):
     lines = [problem]
     if found:
         lines.append("Found in train_transform: " + "; ".join(found))
-    lines += [WHY] if why else []
+    lines += [why] if why else []
     lines += ["Fix: " + fix]
     return "\n".join(lines)
