@@ -2,6 +2,7 @@
 
     dist/gradescope_autograder.zip   Gradescope "zip file upload": setup.sh + run_autograder at the root, the grader
     dist/otter_autograder.zip        `otter generate` output: tests from the rubric, the driver, the grader inside
+                                     (+ dist/dermamnist_otter_plugin.py, for `PYTHONPATH=dist otter run ...`)
     dist/student_starter.zip         the baseline student/, locked/, public tests/, requirements, the student README
 
 Support files live in packaging/ (walkthrough: packaging/README.md). Zips are reproducible: sorted entries, fixed
@@ -35,6 +36,8 @@ OTTER_PYTHON_VERSION = "3.11"  # the Python every pin in requirements.txt has wh
 OTTER_ENV_PYTHON = "/root/miniforge3/envs/otter-env/bin/python"  # where otter's setup.sh puts its environment
 OTTER_SUPPORT = "_dermamnist_autograder"
 OTTER_DRIVER = "dermamnist_autograder.py"
+OTTER_PLUGIN = "dermamnist_otter_plugin"  # module; its CleanUpload class is registered in otter_config.json
+OTTER_CONFIG = {"show_all_public": True, "plugins": [f"{OTTER_PLUGIN}.CleanUpload"]}  # non-default keys only
 OTTER_PARTIAL_STEPS = 11  # test_auc's partial credit in otter: 11 steps (5 points each with the default 55)
 
 GRADING_SCRIPTS = ("run_grader.py", "install_deps.sh", "bake_assets.sh", "bake_assets.py")
@@ -159,14 +162,16 @@ def _otter_setup_append():
     """Lines added to otter's setup.sh: pinned CPU torch + the other pins, then the baked data and weights."""
     install = (PACKAGING / "install_deps.sh").read_text()
     bake = (PACKAGING / "bake_assets.py").read_text()
+    plugin = (PACKAGING / "otter" / f"{OTTER_PLUGIN}.py").read_text()
     marker = "DERMAMNIST_SCRIPT_EOF"
-    if marker in install or marker in bake:
+    if any(marker in text for text in (install, bake, plugin)):
         raise PackageError(f"{marker} appears in a packaging script; pick another heredoc marker")
     return f"""
 # ---- DermaMNIST, appended by `python -m grader package` ----------------------------------------------------------
-# otter's environment above holds otter only. Add the pinned CPU build of torch and every other pin, then bake
-# DermaMNIST and the ResNet18 weights into the image. The two scripts are packaging/install_deps.sh and
-# packaging/bake_assets.py, embedded verbatim: otter's image build runs this file before the support files exist.
+# otter's environment above holds otter only. Add the pinned CPU build of torch and every other pin, install the
+# plugin that clears uploads before the kernel starts, then bake DermaMNIST and the ResNet18 weights into the image.
+# The scripts are packaging/install_deps.sh, packaging/otter/{OTTER_PLUGIN}.py and packaging/bake_assets.py,
+# embedded verbatim: otter's image build runs this file before the support files exist.
 set -euo pipefail
 DERMA_TMP="$(mktemp -d)"
 cat > "$DERMA_TMP/install_deps.sh" <<'{marker}'
@@ -174,6 +179,10 @@ cat > "$DERMA_TMP/install_deps.sh" <<'{marker}'
 cat > "$DERMA_TMP/bake_assets.py" <<'{marker}'
 {bake}{marker}
 PYTHON={OTTER_ENV_PYTHON} bash "$DERMA_TMP/install_deps.sh" /autograder/source/requirements.txt
+DERMA_SITE="$({OTTER_ENV_PYTHON} -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+cat > "$DERMA_SITE/{OTTER_PLUGIN}.py" <<'{marker}'
+{plugin}{marker}
+{OTTER_ENV_PYTHON} -c "import {OTTER_PLUGIN}; print('setup.sh: otter plugin installed')"
 DERMAMNIST_ROOT={DATA_ROOT} TORCH_HOME={TORCH_HOME} {OTTER_ENV_PYTHON} "$DERMA_TMP/bake_assets.py"
 rm -rf "$DERMA_TMP"
 echo "setup.sh: DermaMNIST grading environment ready"
@@ -200,8 +209,9 @@ def _stage_otter(stage, rubric, rubric_path):
     (stage / "tests").mkdir()
     for name, source in otter_tests(rubric).items():
         (stage / "tests" / name).write_text(source)
-    # Non-default keys only. All test cases are public unless the rubric hides a check, so students see each one.
-    (stage / "otter_config.json").write_text(json.dumps({"show_all_public": True}, indent=2))
+    # All test cases are public unless the rubric hides a check, so students see each one.
+    (stage / "otter_config.json").write_text(json.dumps(OTTER_CONFIG, indent=2))
+    shutil.copyfile(PACKAGING / "otter" / f"{OTTER_PLUGIN}.py", stage / f"{OTTER_PLUGIN}.py")  # generate imports it
 
 
 def build_otter(out, rubric, rubric_path=None):
@@ -226,6 +236,9 @@ def build_otter(out, rubric, rubric_path=None):
                     data = data.rstrip(b"\n") + b"\n" + _otter_setup_append().encode()
                 z.bytes(name, data)
         z.file("requirements.txt", REPO / "requirements.txt")  # read by the setup.sh lines above
+        z.file(f"{OTTER_PLUGIN}.py", PACKAGING / "otter" / f"{OTTER_PLUGIN}.py")  # Gradescope: next to run_otter.py
+        # `otter run` imports the plugin from the instructor's own environment: `PYTHONPATH=dist otter run ...`
+        shutil.copyfile(PACKAGING / "otter" / f"{OTTER_PLUGIN}.py", out / f"{OTTER_PLUGIN}.py")
         return z.close()
 
 

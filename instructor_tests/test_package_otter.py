@@ -58,7 +58,8 @@ def otter_run(otter_zip, submission, tmp_path, synthetic_root):
     out = tmp_path / "otter-out"
     out.mkdir()
     env = {**os.environ, "DERMAMNIST_SYNTHETIC": "1", "DERMAMNIST_SYNTHETIC_SCALE": "0.2",
-           "DERMAMNIST_ROOT": str(synthetic_root), "DERMA_TIME_LIMIT_S": str(TIME_LIMIT_S)}
+           "DERMAMNIST_ROOT": str(synthetic_root), "DERMA_TIME_LIMIT_S": str(TIME_LIMIT_S),
+           "PYTHONPATH": str(otter_zip.parent)}  # dist/dermamnist_otter_plugin.py, as packaging/README.md says
     proc = subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(otter_zip), "-o", str(out),
                            "--no-logo", str(submission)], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=TIME_LIMIT_S + 180)
@@ -85,7 +86,8 @@ def test_zip_is_otters_layout_with_our_additions(otter_zip):
         assert required in names
     assert not [n for n in names if n.startswith("files/locked") or "__pycache__" in n]
     assert "python=3.11" in env and "otter-grader[grading,plugins]==7.0.0" in env
-    assert config == {"show_all_public": True}
+    assert config == {"show_all_public": True, "plugins": ["dermamnist_otter_plugin.CleanUpload"]}
+    assert "dermamnist_otter_plugin.py" in names and "class CleanUpload" in setup
     # our lines come after otter's own and fail loudly
     assert setup.index("mamba env create") < setup.index("set -euo pipefail")
     assert "install_deps.sh\" /autograder/source/requirements.txt" in setup and "bake_assets.py\"" in setup
@@ -138,9 +140,14 @@ def test_trapped_upload_loses_the_preprocessing_points(otter_zip, synthetic_root
     assert "Normalize" in q4["output"]
 
 
-def test_broken_upload_scores_zero(otter_zip, synthetic_root, tmp_path):
-    scores, results = otter_run(otter_zip, student_zip(SUBMISSIONS / "broken", tmp_path / "broken.zip"), tmp_path,
-                                synthetic_root)
+def test_broken_upload_scores_zero_and_its_packages_never_run(otter_zip, synthetic_root, tmp_path):
+    """The upload also carries an otter/ package: without dermamnist_otter_plugin, otter's kernel imports it."""
+    proof = tmp_path / "student-code-ran-in-the-kernel"
+    payload = f"open({str(proof)!r}, 'w').write('shadowed')\n".encode()
+    sub = student_zip(SUBMISSIONS / "broken", tmp_path / "broken.zip",
+                      extra={"otter/__init__.py": payload, "numpy/__init__.py": payload, "__init__.py": payload})
+    scores, results = otter_run(otter_zip, sub, tmp_path, synthetic_root)
+    assert not proof.exists(), "an uploaded package was imported by otter's grading kernel"
     assert all(s == 0 for s in scores.values()), scores
     q1 = next(t for t in results["tests"] if t["name"] == "q1_builds")
     assert "mat1 and mat2 shapes cannot be multiplied" in q1["output"]

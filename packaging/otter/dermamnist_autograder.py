@@ -15,6 +15,8 @@ none of that name, the driver checks every file of it against the sha256 manifes
 `python -m grader package`) and refuses to grade on any difference. It grades a private copy of the student's
 student/ folder from a private copy of that support folder; anything else in the upload, a locked/ folder above
 all, is listed as ignored and never reaches the grader (which keeps only model.py and train_config.py anyway).
+Before this runs, dermamnist_otter_plugin.py (an otter plugin) has already moved everything but student/ out of
+the folder, so that nothing uploaded can be imported by otter's kernel.
 """
 import os as _os
 import sys as _sys
@@ -23,6 +25,7 @@ _sys.path[:] = [p for p in _sys.path if p not in ("", ".", _os.getcwd())]  # not
 
 SUPPORT = "_dermamnist_autograder"
 DRIVER = "dermamnist_autograder.py"
+RECORD = ".dermamnist_upload.json"  # written by dermamnist_otter_plugin.py: what it removed from the upload
 MANIFEST = {}  # relative path -> sha256 of every file in SUPPORT; filled in by `python -m grader package`
 BAKED = {"DERMAMNIST_ROOT": "/opt/dermamnist/data", "TORCH_HOME": "/opt/dermamnist/torch"}  # otter's setup.sh
 
@@ -62,9 +65,13 @@ def _dermamnist_grade():
         return failed(f"Your upload contains a folder named {SUPPORT}/, a name the autograder reserves "
                       f"({'; '.join(problems[:3])}). Upload a zip holding only your student/ folder.")
 
-    ours = {SUPPORT, DRIVER, "tests", "__init__.py", "__pycache__", "__MACOSX"}
+    ours = {SUPPORT, DRIVER, "tests", "__init__.py", "__pycache__", "__MACOSX", RECORD}
     uploaded = sorted(p.name for p in here.iterdir() if p.name not in ours)
     ignored = [n + ("/" if (here / n).is_dir() else "") for n in uploaded if n != "student"]
+    try:  # what dermamnist_otter_plugin moved out of the folder before the kernel started
+        ignored = sorted(set(ignored) | set(json.loads((here / RECORD).read_text())["removed"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     work = Path(tempfile.mkdtemp(prefix="dermamnist-otter-"))
     try:
         source, upload, results = work / "source", work / "upload", work / "results"
