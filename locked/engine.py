@@ -22,6 +22,9 @@ from locked import weights
 
 SEED = 0
 EVAL_BATCH = 500
+#: A batch loss above this counts as diverged, like NaN/inf. Cross-entropy starts near ln(7) = 1.95; an exploding
+#: run (e.g. SGD lr=1e6) reaches 1e17 and more while staying finite, then trains on as a dead network.
+DIVERGED_LOSS = 1e6
 
 
 def pin_threads(n=None):
@@ -151,7 +154,7 @@ def fit(sub, model, splits, device, log=print, progress=True):
             optimizer.zero_grad()
             logits = _student_call(sub, "train", "The forward pass during training", model, x)
             loss = _student_call(sub, "train", "The loss from make_loss()", criterion, logits, y)
-            if not torch.isfinite(loss):
+            if not torch.isfinite(loss) or loss.item() > DIVERGED_LOSS:
                 lr = optimizer.param_groups[0].get("lr")
                 raise SubmissionError("train", f"Training diverged: the loss became {loss.item()} at epoch {epoch}, "
                                       f"batch {step + 1}. Usually the learning rate is too high (yours starts at "
