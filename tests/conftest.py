@@ -5,18 +5,23 @@ Data: a small synthetic stand-in for DermaMNIST made in memory by locked.synthet
 A failed check prints only its message (what was found, what was expected, why): the fix is in that text.
 """
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from locked import submission as contract
-from locked import synthetic
-from locked.info import NUM_CLASSES
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # plain `pytest tests/` (not `python -m pytest`) does not put the repo on sys.path
+    sys.path.insert(0, str(ROOT))
+
+from locked import submission as contract  # noqa: E402
+from locked import synthetic  # noqa: E402
+from locked.info import NUM_CLASSES  # noqa: E402
 
 ENV_SUBMISSION = "DERMA_SUBMISSION"
-DEFAULT_SUBMISSION = Path(__file__).resolve().parents[1] / "student"
+DEFAULT_SUBMISSION = ROOT / "student"
 SYNTHETIC_SCALE = 0.05  # about 350 training images: enough for every check, generated in a fraction of a second
 HERE = Path(__file__).resolve().parent
 
