@@ -1,0 +1,22 @@
+import torch
+import torch.nn as nn
+from torchvision import transforms
+
+EPOCHS = 1
+BATCH_SIZE = 32
+train_transform = transforms.Compose([
+    transforms.ToTensor(),
+    transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),  # train only: the trap
+])
+
+
+def make_optimizer(model):
+    return torch.optim.Adam(model.parameters(), lr=3e-3)
+
+
+def make_loss(class_counts):
+    return nn.CrossEntropyLoss()
+
+
+def make_scheduler(optimizer):
+    return None

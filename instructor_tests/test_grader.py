@@ -1,0 +1,503 @@
+"""The isolated grader against bad, broken and hostile submissions (instructor_tests/grader_submissions/).
+
+Every case checks three things: results.json exists and follows Gradescope's schema, the score is exactly the
+points the submission earned (never a point it did not), and the student-facing message says what to change.
+Then trust (patched metrics, a shipped locked/, a forged results.json, reading the held-out labels), crash
+safety (exits, floods, sleeps, leaks, background processes, a grader bug), reproducibility and intake.
+
+Cost: every sandboxed run pays torch's import in the child (~10 s on a loaded 2-core box); trainings are 1 epoch
+on the synthetic stand-in at scale 0.2. Runs are sequential (one sandbox at a time).
+"""
+import json
+import math
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import grader.__main__ as grader_main
+import grader.grade as grade_mod
+from grader import intake, results, rubric as rubric_mod, sandbox, scoring
+from grader.grade import grade
+from locked.submission import SubmissionError
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+SUBS = HERE / "grader_submissions"
+RUBRIC_PATH = HERE / "grader_test_rubric.toml"
+RUBRIC = rubric_mod.load(RUBRIC_PATH)
+POINTS = {key: float(spec["points"]) for key, spec in RUBRIC["checks"].items()}
+SANITY = ("builds", "output_shape", "param_budget", "preprocessing", "trains")
+BUILT = {"builds", "output_shape", "param_budget", "preprocessing"}  # everything up to training
+SCALE = "0.2"  # conftest.TEST_SCALE: the scale of the session's `synthetic_root`
+MEMORY_LIMIT_MB = 1200  # the plain baseline peaks at ~800 MB here (CUDA torch build); a leak crosses it fast
+KILL_LIMIT_S = 20  # time limit for the cases that must be stopped
+KILL_SLACK_S = 10  # grade() may take this much longer than the limit (data, layout, kill, cleanup, scoring)
+IS_ROOT = os.geteuid() == 0
+GRADESCOPE_VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
+
+
+@pytest.fixture(autouse=True)
+def _scale(monkeypatch):
+    """locate() picks the synthetic scale from the environment; the session fixture wrote scale 0.2."""
+    monkeypatch.setenv("DERMAMNIST_SYNTHETIC_SCALE", SCALE)
+
+
+def _grade(submission, out, root, time_limit_s=None):
+    t0 = time.monotonic()
+    record = grade(submission, out, rubric_path=RUBRIC_PATH, data_dir=root, synthetic=True, log=lambda *a: None,
+                   time_limit_s=time_limit_s, memory_limit_mb=MEMORY_LIMIT_MB)
+    return record, time.monotonic() - t0
+
+
+def _cli(submission, out, data_dir):
+    """`python -m grader grade ...` in its own process, so the child can find --out/--data-dir in /proc."""
+    cmd = [sys.executable, "-m", "grader", "grade", str(submission), "--synthetic", "--data-dir", str(data_dir),
+           "--out", str(out), "--rubric", str(RUBRIC_PATH), "--memory-limit", str(MEMORY_LIMIT_MB)]
+    env = {**os.environ, "DERMAMNIST_SYNTHETIC_SCALE": SCALE}
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads((Path(out) / "grading_record.json").read_text())
+
+
+def _world_dir(mode):
+    """A fresh folder in /tmp the sandbox user can reach (pytest's tmp_path is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="dermagrade-test-", dir="/tmp"))
+    path.chmod(mode)
+    return path
+
+
+def check_gradescope(path):
+    """results.json exists and follows Gradescope's schema; return it."""
+    path = Path(path)
+    assert path.is_file() and not path.is_symlink(), f"{path} missing or not a plain file"
+    r = json.loads(path.read_text())
+    assert isinstance(r["score"], (int, float)) and math.isfinite(r["score"]) and r["score"] >= 0
+    assert isinstance(r["execution_time"], (int, float)) and r["execution_time"] >= 0
+    assert isinstance(r["tests"], list) and r["tests"]
+    for key in ("visibility", "stdout_visibility"):
+        assert r.get(key, "visible") in GRADESCOPE_VISIBILITY
+    for t in r["tests"]:
+        assert isinstance(t["name"], str) and t["name"]
+        assert isinstance(t["output"], str) and t["output"]
+        assert t["status"] in ("passed", "failed")
+        assert t["visibility"] in GRADESCOPE_VISIBILITY
+        assert isinstance(t["score"], (int, float)) and isinstance(t["max_score"], (int, float))
+        assert 0 <= t["score"] and (t["score"] <= t["max_score"] or t["max_score"] == 0)  # 0 max: the bonus
+    assert r["score"] == pytest.approx(sum(t["score"] for t in r["tests"]), abs=1e-3)
+    for entry in r.get("leaderboard", []):
+        assert set(entry) == {"name", "value", "order"}
+        assert isinstance(entry["name"], str) and isinstance(entry["value"], (int, float))
+        assert entry["order"] in ("asc", "desc")
+    return r
+
+
+def by_key(record):
+    return {t["key"]: t for t in record["tests"]}
+
+
+def check_outcome(record, out, passed, messages=()):
+    """The checks in `passed` (and only those) passed with full points, the score is their sum (plus the AUC's
+    partial credit and the bonus when trained), each message snippet is in its check's output, and the
+    results.json on disk says the same."""
+    tests = by_key(record)
+    for key in SANITY:
+        want = key in passed
+        assert (tests[key]["status"] == "passed") == want, (key, tests[key]["output"])
+        assert tests[key]["score"] == (POINTS[key] if want else 0.0), key
+    expected = sum(POINTS[k] for k in passed)
+    if "trains" in passed:
+        auc, spec = record["metrics"]["test"]["auc"], RUBRIC["checks"]["test_auc"]
+        expected += POINTS["test_auc"] * min(1.0, max(0.0, (auc - spec["floor"]) / (spec["target"] - spec["floor"])))
+        expected += tests["mel_recall_bonus"]["score"]
+        assert tests["mel_recall_bonus"]["score"] in (0.0, POINTS["mel_recall_bonus"])
+    else:
+        for key in ("test_auc", "mel_recall_bonus"):
+            assert tests[key]["score"] == 0.0 and tests[key]["status"] == "failed"
+            assert tests[key]["output"].startswith("Not run")
+        assert record["metrics"] == {"val": None, "test": None}
+    assert record["score"] == pytest.approx(expected, abs=1e-3)
+    for key, snippet in messages:
+        assert snippet in tests[key]["output"], (key, tests[key]["output"])
+    r = check_gradescope(Path(out) / "results.json")
+    assert r["score"] == pytest.approx(record["score"], abs=1e-3)
+    assert [t["name"] for t in r["tests"]] == [t["name"] for t in record["tests"]]
+    assert ("leaderboard" in r) == ("trains" in passed)
+    return r
+
+
+@pytest.fixture(scope="module")
+def honest(synthetic_root, tmp_path_factory):
+    """The reference: a tiny honest CNN. The trust cases are this model plus an attack."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DERMAMNIST_SYNTHETIC_SCALE", SCALE)
+        out = tmp_path_factory.mktemp("honest")
+        record, _ = _grade(SUBS / "honest", out, synthetic_root)
+    check_outcome(record, out, set(SANITY))
+    assert record["metrics"]["test"]["auc"] > RUBRIC["checks"]["test_auc"]["floor"]  # partial credit moves
+    assert record["ignored_files"] == []  # the two files, flat
+    return record
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Bad submissions: (folder, checks that pass, [(check, snippet of its message)])
+CASES = [
+    ("syntax_error", set(), [("builds", "model.py line 4: syntax error: expected ':'"),
+                             ("builds", "def build_model()"), ("trains", "syntax error")]),
+    ("import_error", set(), [("builds", "model.py could not import timm_not_on_the_grader"),
+                             ("builds", "Only the packages in requirements.txt")]),
+    ("missing_build_model", set(), [("builds", "model.py must define a function build_model()")]),
+    ("missing_epochs", set(), [("builds", "train_config.py does not define EPOCHS. Add it back, e.g. `EPOCHS = 5`")]),
+    ("builder_raises", set(), [("builds", "build_model() in model.py raised an error: model.py line 5, in "
+                                          "build_model: TypeError")]),
+    ("builder_returns_none", set(), [("builds", "it returned NoneType. Did you forget `return MyModel()`?")]),
+    ("ten_classes", {"builds"}, [("output_shape", "shape (2, 7), one score per class; it returned (2, 10)"),
+                                 ("output_shape", "nn.Linear(..., 7)")]),
+    ("nan_outputs", {"builds"}, [("output_shape", "NaN or infinite values on a plain batch of images")]),
+    ("nan_after_training", BUILT, [("trains", "After training, your model output NaN or infinite values for 201 "
+                                              "of the 201 val images")]),
+    ("loss_diverges", BUILT, [("trains", "Training diverged: the loss became"),
+                              ("trains", "yours starts at lr=1000000.0")]),
+    ("crash_mid_training", BUILT, [("trains", "The forward pass during training raised an error: model.py line 14, "
+                                              "in forward: RuntimeError: simulated failure after 5 training")]),
+    ("over_param_budget", {"builds", "output_shape", "preprocessing"},
+     [("param_budget", "12,000,607 parameters (all, frozen included); budget 12,000,000"),
+      ("param_budget", "Your model was not trained: make it smaller"),
+      ("trains", "Not trained: your model has 12,000,607 parameters, over the budget of 12,000,000")]),
+    ("batch_size_zero", set(), [("builds", "train_config.py: BATCH_SIZE = 0 is outside 1..4096")]),
+    ("negative_lr", BUILT, [("trains", "make_optimizer(model) in train_config.py raised an error: train_config.py "
+                                       "line 11, in make_optimizer: ValueError: Invalid learning rate: -0.01")]),
+    ("too_many_epochs", set(), [("builds", "train_config.py: EPOCHS = 500 is outside 1..50")]),
+    ("transform_wrong_shape", {"builds", "output_shape", "param_budget"},
+     [("preprocessing", "train_transform returned a float32 tensor of shape (3, 32, 32); validation images are "
+                        "(3, 28, 28)"),
+      ("preprocessing", "Found in train_transform: Resize(size=32"),
+      ("preprocessing", "Remove the resize/crop from train_transform"),
+      ("trains", "The forward pass during training raised an error: model.py line 26, in forward")]),
+    ("exit_at_import", set(), [("builds", "Your code called sys.exit(0)"), ("trains", "Remove it")]),
+    ("os_exit_in_training", BUILT, [("trains", "Your code ended the grader's process early (exit status 0, while "
+                                               "training)"), ("trains", "Remove any sys.exit(), os._exit()")]),
+    ("forged_status", set(), [("builds", "status report (out/status.json) was overwritten or corrupted by your "
+                                         "code")]),
+]
+
+
+#: What the submission printed, which must reach the record and the report card.
+PRINTED = {"os_exit_in_training": "forward: calling os._exit(0)", "forged_status": "forged_status: overwrote"}
+
+
+@pytest.mark.parametrize("name, passed, messages", CASES, ids=[c[0] for c in CASES])
+def test_bad_submission(name, passed, messages, synthetic_root, tmp_path):
+    record, _ = _grade(SUBS / name, tmp_path / "out", synthetic_root)
+    check_outcome(record, tmp_path / "out", passed, messages)
+    assert not record["sandbox"]["timed_out"] and not record["sandbox"]["memory_exceeded"]
+    if name in PRINTED:
+        assert PRINTED[name] in record["sandbox"]["output"]
+        assert PRINTED[name] in (tmp_path / "out" / "report.txt").read_text()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Killed at a limit: the grader returns soon after the limit, with results
+
+
+def test_sleep_in_training_is_stopped_at_the_time_limit(synthetic_root, tmp_path):
+    record, elapsed = _grade(SUBS / "sleep_in_training", tmp_path / "out", synthetic_root, time_limit_s=KILL_LIMIT_S)
+    assert record["sandbox"]["timed_out"]
+    assert record["sandbox"]["seconds"] < KILL_LIMIT_S + 3
+    assert elapsed < KILL_LIMIT_S + KILL_SLACK_S
+    assert "going to sleep for an hour" in record["sandbox"]["output"]  # it really got that far
+    check_outcome(record, tmp_path / "out", BUILT, [
+        ("trains", f"Your run did not finish within the {KILL_LIMIT_S} s limit and was stopped (while training)"),
+        ("trains", "look for an infinite loop or a sleep")])
+
+
+def test_print_flood_is_stopped_and_truncated(synthetic_root, tmp_path):
+    record, elapsed = _grade(SUBS / "print_flood", tmp_path / "out", synthetic_root, time_limit_s=KILL_LIMIT_S)
+    box = record["sandbox"]
+    assert box["timed_out"] and elapsed < KILL_LIMIT_S + KILL_SLACK_S
+    limit = RUBRIC["limits"]["output_limit_kb"] * 1024
+    assert box["output_bytes"] > 10 * limit  # it printed a lot ...
+    assert len(box["output"]) < 2 * limit + 200  # ... and only the head and the tail were kept
+    assert "bytes of output skipped ...]" in box["output"]
+    assert "debug line 1: " in box["output"]
+    assert (tmp_path / "out" / "results.json").stat().st_size < 4 * limit
+    check_outcome(record, tmp_path / "out", BUILT, [("trains", f"within the {KILL_LIMIT_S} s limit")])
+
+
+def test_memory_blowup_is_stopped_at_the_memory_limit(synthetic_root, tmp_path):
+    record, elapsed = _grade(SUBS / "memory_blowup", tmp_path / "out", synthetic_root)
+    box = record["sandbox"]
+    assert box["memory_exceeded"] and not box["timed_out"]
+    assert MEMORY_LIMIT_MB < box["peak_rss_mb"] < MEMORY_LIMIT_MB + 600  # polled every 0.1 s: a bounded overshoot
+    assert "allocating 40 MB every 20 ms" in box["output"]
+    check_outcome(record, tmp_path / "out", BUILT, [
+        ("trains", f"Your run used more than {MEMORY_LIMIT_MB} MB of memory"),
+        ("trains", "do not keep tensors (e.g. every batch's outputs) in Python lists")])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Teaching traps, scored against the honest reference
+
+
+def test_normalize_trap_fails_the_check_and_costs_auc(honest, synthetic_root, tmp_path):
+    record, _ = _grade(SUBS / "normalize_trap", tmp_path / "out", synthetic_root)
+    check_outcome(record, tmp_path / "out", {"builds", "output_shape", "param_budget", "trains"}, [
+        ("preprocessing", "train_transform's output differs from validation"),
+        ("preprocessing", "Found in train_transform: Normalize(mean=[0.485, 0.456, 0.406]"),
+        ("preprocessing", "That is the Normalize trap of the course's experiment 14"),
+        ("preprocessing", "normalise inside your model's forward()")])
+    assert record["metrics"]["test"]["auc"] < honest["metrics"]["test"]["auc"]
+    assert record["score"] < honest["score"] - POINTS["preprocessing"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Trust: nothing the submission does changes its score
+
+
+def _same_grade(record, honest):
+    assert record["metrics"] == honest["metrics"]
+    assert record["score"] == honest["score"]
+    assert record["params"] == honest["params"]
+    assert [t["score"] for t in record["tests"]] == [t["score"] for t in honest["tests"]]
+
+
+def test_shipped_locked_folder_is_ignored(honest, synthetic_root, tmp_path):
+    """A folder with student/ and a forged locked/metrics.py: only the two files are used; the rest is listed."""
+    record, _ = _grade(SUBS / "ships_locked", tmp_path / "out", synthetic_root)
+    check_outcome(record, tmp_path / "out", set(SANITY))
+    assert record["ignored_files"] == ["locked/__init__.py", "locked/metrics.py"]
+    assert "Ignored (only model.py and train_config.py are graded): locked/__init__.py, locked/metrics.py" in \
+        (tmp_path / "out" / "report.txt").read_text()
+    _same_grade(record, honest)
+
+
+def test_patching_the_metrics_in_the_child_changes_nothing(honest, synthetic_root, tmp_path):
+    record, _ = _grade(SUBS / "patch_metrics", tmp_path / "out", synthetic_root)
+    assert "patched sklearn.metrics and locked.metrics" in record["sandbox"]["output"]
+    check_outcome(record, tmp_path / "out", set(SANITY))
+    _same_grade(record, honest)  # params too: the patched count_parameters said 1
+
+
+def test_forged_results_json_is_replaced_by_the_graders(honest, synthetic_root, tmp_path):
+    """The submission finds --out on the grader's command line, writes a perfect results.json there, plants a
+    symlink and a directory where the grader writes, and leaves a process rewriting results.json."""
+    out = _world_dir(0o777)  # the worst case: the sandbox user can write where results go
+    try:
+        record = _cli(SUBS / "fake_results", out, synthetic_root)
+        said = record["sandbox"]["output"]
+        assert "fake_results: wrote a forged" in said  # the attack really ran, and really wrote
+        assert "planted results.json.tmp -> decoy.txt and a grading_record.json directory" in said
+        assert "started a background rewriter" in said
+        first = (out / "results.json").read_text()
+        r = check_gradescope(out / "results.json")
+        assert "FORGED" not in first and r["score"] == pytest.approx(honest["score"], abs=1e-3)
+        _same_grade(record, honest)
+        assert (out / "grading_record.json").is_file() and (out / "decoy.txt").read_text() == "decoy"
+        time.sleep(2)  # the rewriter would have struck by now
+        assert (out / "results.json").read_text() == first
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="the grader protects the labels by dropping the sandbox to another user")
+def test_held_out_labels_cannot_be_read(honest, synthetic_root, tmp_path):
+    """The submission walks the grader's --data-dir (from /proc), its environment, ~/.medmnist and the
+    sandbox's data; if it found test labels its eval-mode forward() would return them (a perfect AUC)."""
+    data_dir = _world_dir(0o755)
+    try:
+        target = data_dir / "synthetic" / f"scale-{SCALE}"
+        shutil.copytree(Path(synthetic_root) / "synthetic" / f"scale-{SCALE}", target)
+        for p in (data_dir / "synthetic", target):
+            p.chmod(0o755)
+        npz = target / "dermamnist.npz"
+        npz.chmod(0o644)  # readable by anyone, until the grader protects it
+        record = _cli(SUBS / "steal_labels", tmp_path / "out", data_dir)
+        said = record["sandbox"]["output"]
+        print(said)
+        assert f"steal_labels: found {npz}" in said  # it found the file ...
+        assert f"{npz}: could not read it: PermissionError" in said  # ... and could not open it
+        assert "grader environment: PermissionError" in said
+        assert "data.npz: readable, but it holds no test labels" in said
+        assert "total stolen labels: 0" in said and "LEAKED" not in said
+        assert not npz.stat().st_mode & (stat.S_IROTH | stat.S_IRGRP)
+        check_gradescope(tmp_path / "out" / "results.json")
+        _same_grade(record, honest)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_background_processes_do_not_outlive_grading(honest, synthetic_root, tmp_path):
+    """A double-forked daemon and a fork chain, both waiting for the graded process to end: neither may act."""
+    markers = _world_dir(0o777)
+    try:
+        sub = tmp_path / "sub"
+        shutil.copytree(SUBS / "background_processes", sub)
+        model = sub / "model.py"
+        model.write_text(model.read_text().replace('MARKER_DIR = "/tmp/dermagrade-daemon-test"',
+                                                   f'MARKER_DIR = "{markers}"'))
+        record, _ = _grade(sub, tmp_path / "out", synthetic_root)
+        assert "daemon and fork chain started" in record["sandbox"]["output"]
+        assert (markers / "daemon-started").exists() and (markers / "chain-started").exists()
+        time.sleep(4)  # the daemon writes 3 s after the graded process is gone, the chain at once
+        assert sorted(p.name for p in markers.iterdir()) == ["chain-started", "daemon-started"]
+        _same_grade(record, honest)  # and the fork was not counted as twice the memory
+    finally:
+        shutil.rmtree(markers, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The grader itself fails: still a valid results.json
+
+
+def test_grader_crash_still_writes_valid_results(monkeypatch, synthetic_root, tmp_path):
+    def broken_layout(*args, **kwargs):
+        raise RuntimeError("simulated grader bug")
+
+    monkeypatch.setattr(grade_mod, "_layout", broken_layout)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="simulated grader bug"):
+        grader_main.main(["grade", str(SUBS / "honest"), "--out", str(out), "--synthetic",
+                          "--data-dir", str(synthetic_root)])
+    r = check_gradescope(out / "results.json")
+    assert r["score"] == 0
+    assert "The grader itself failed (RuntimeError: simulated grader bug)" in r["output"]
+    assert "This is not a problem with your submission" in r["tests"][0]["output"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Reproducibility and intake
+
+
+def test_graded_twice_is_identical(honest, synthetic_root, tmp_path):
+    """The honest reference again, now uploaded as a zip of student/: same metrics, history and score.
+    (The trust tests above add five more runs that must match it exactly.)"""
+    upload = tmp_path / "upload.zip"
+    with zipfile.ZipFile(upload, "w") as zf:
+        for name in ("model.py", "train_config.py"):
+            zf.write(SUBS / "honest" / name, f"student/{name}")
+        zf.write(REPO / "student" / "README.md", "student/README.md")
+    again, _ = _grade(upload, tmp_path / "out", synthetic_root)
+    check_outcome(again, tmp_path / "out", set(SANITY))
+    assert again["metrics"] == honest["metrics"] and again["score"] == honest["score"]
+
+    def strip(history):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+    assert strip(again["history"]) == strip(honest["history"])
+    assert again["ignored_files"] == ["README.md"]  # paths are relative to the folder holding the two files
+
+
+def _zip(path, files):
+    with zipfile.ZipFile(path, "w") as zf:
+        for arcname, src in files.items():
+            zf.write(src, arcname)
+    return path
+
+
+@pytest.mark.parametrize("form", ["flat", "folder_with_student", "zip_of_student", "zip_flat", "zip_of_folder"])
+def test_intake_accepts_every_documented_form(form, tmp_path):
+    honest = SUBS / "honest"
+    two = {n: honest / n for n in ("model.py", "train_config.py")}
+    if form == "flat":
+        sub = honest
+    elif form == "folder_with_student":
+        sub = SUBS / "ships_locked"
+    elif form == "zip_of_student":
+        sub = _zip(tmp_path / "s.zip", {f"student/{n}": p for n, p in two.items()})
+    elif form == "zip_flat":
+        sub = _zip(tmp_path / "s.zip", {**two, "notes.txt": REPO / "student" / "README.md"})
+    else:
+        sub = _zip(tmp_path / "s.zip", {f"hw3/student/{n}": p for n, p in two.items()})
+    ignored = intake.collect(sub, tmp_path / "dest", tmp_path / "scratch")
+    for name, src in two.items():
+        assert (tmp_path / "dest" / name).read_bytes() == src.read_bytes()
+    assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == ["model.py", "train_config.py"]
+    expected = {"folder_with_student": ["locked/__init__.py", "locked/metrics.py"], "zip_flat": ["notes.txt"]}
+    assert ignored == expected.get(form, [])
+
+
+def test_intake_rejects_path_escapes_in_zips(tmp_path):
+    honest = SUBS / "honest"
+    sub = _zip(tmp_path / "s.zip", {"model.py": honest / "model.py", "train_config.py": honest / "train_config.py",
+                                    "../../escaped.py": honest / "model.py"})
+    intake.collect(sub, tmp_path / "dest", tmp_path / "box" / "scratch")
+    assert not (tmp_path / "escaped.py").exists() and not (tmp_path / "box" / "escaped.py").exists()
+
+
+def test_folder_without_the_two_files_scores_zero_with_a_clear_message(synthetic_root, tmp_path):
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "my_model.py").write_text("print('hi')\n")
+    (sub / "notebook.ipynb").write_text("{}\n")
+    record, elapsed = _grade(sub, tmp_path / "out", synthetic_root)
+    check_outcome(record, tmp_path / "out", set(), [
+        ("builds", "Could not find model.py and train_config.py in"),
+        ("builds", "found: ['my_model.py', 'notebook.ipynb']"),
+        ("builds", "Submit the two files from your student/ folder")])
+    assert record["sandbox"]["isolation"] == ["not started"] and elapsed < 30
+
+
+def test_not_a_zip_is_rejected_with_a_clear_message(tmp_path):
+    upload = tmp_path / "model.py"
+    upload.write_text("x = 1\n")
+    with pytest.raises(SubmissionError, match="model.py is not a zip or a folder"):
+        intake.collect(upload, tmp_path / "dest", tmp_path / "scratch")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# What the sandbox user can plant where the grader reads or writes (no sandbox needed)
+
+
+def _box_with_status(tmp_path, status_writer):
+    box = tmp_path / "box"
+    (box / "out").mkdir(parents=True)
+    status_writer(box / "out" / "status.json")
+    return box
+
+
+@pytest.mark.parametrize("plant", ["fifo", "dev_zero", "nested", "huge", "bad_types", "not_a_dict"])
+def test_tampered_status_is_an_error_not_a_hang_or_crash(plant, tmp_path):
+    writers = {
+        "fifo": lambda p: os.mkfifo(p),
+        "dev_zero": lambda p: p.symlink_to("/dev/zero"),
+        "nested": lambda p: p.write_text("[" * 200_000 + "]" * 200_000),
+        "huge": lambda p: p.write_text(json.dumps({"stage": "done", "pad": "x" * 11_000_000})),
+        "bad_types": lambda p: p.write_text(json.dumps({"stage": "checked", "params": "tiny",
+                                                        "preprocessing": {"ok": "yes", "message": 1}})),
+        "not_a_dict": lambda p: p.write_text("[1, 2, 3]"),
+    }
+    box = _box_with_status(tmp_path, writers[plant])
+    t0 = time.monotonic()
+    status, predictions = grade_mod._read_outputs(box)
+    assert time.monotonic() - t0 < 5 and predictions is None
+    assert status["error"]["check"] == "status" and status["error"]["message"] == scoring.TAMPERED
+    outcome = sandbox.Outcome(returncode=0, seconds=1.0)
+    tests, _ = scoring.score(status, predictions, {"val": [], "test": []}, outcome, RUBRIC)
+    assert sum(t["score"] for t in tests) == 0
+
+
+def test_predictions_that_are_not_numbers_are_an_error_not_a_crash():
+    with pytest.raises(SubmissionError, match="The val predictions have shape"):
+        scoring.as_probabilities([["a"] * 7] * 3, "val", 3)
+
+
+def test_results_are_written_as_fresh_files_over_planted_ones(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "decoy.txt").write_text("decoy")
+    (out / "results.json.tmp").symlink_to(out / "decoy.txt")
+    (out / "grading_record.json").mkdir()
+    (out / "results.json").mkdir()
+    (out / "results.json" / "inside").write_text("x")
+    results.write_crash(out, RuntimeError("planted"))
+    results._write_file(out / "grading_record.json", "{}")
+    check_gradescope(out / "results.json")
+    assert (out / "grading_record.json").read_text() == "{}"
+    assert (out / "decoy.txt").read_text() == "decoy" and not (out / "results.json.tmp").exists()
