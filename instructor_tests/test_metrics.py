@@ -89,6 +89,7 @@ def test_headline_metrics(hand):
     assert hand["n"] == 10
     assert hand["accuracy"] == pytest.approx(0.7)
     assert hand["mel_recall"] == pytest.approx(0.5)
+    assert MEL == 4 and hand["mel_recall"] == hand["per_class"][CLASS_NAMES[MEL]]["recall"]
     # Cancer sensitivity: mean recall of akiec, bcc, mel = (1 + 1 + 1/2) / 3 = 5/6.
     assert hand["cancer_sensitivity"] == pytest.approx(5 / 6, abs=1e-12)
     # Balanced accuracy: mean of the 7 recalls = (1 + 1 + 0 + 1 + 1/2 + 2/3 + 1) / 7 = 31/42.
