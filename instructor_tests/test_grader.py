@@ -333,6 +333,7 @@ def test_held_out_labels_cannot_be_read(honest, synthetic_root, tmp_path):
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+@pytest.mark.skipif(not IS_ROOT, reason="a PID namespace needs root; without it a fast fork chain can escape")
 def test_background_processes_do_not_outlive_grading(honest, synthetic_root, tmp_path):
     """A double-forked daemon and a fork chain, both waiting for the graded process to end: neither may act."""
     markers = _world_dir(0o777)
@@ -501,3 +502,64 @@ def test_results_are_written_as_fresh_files_over_planted_ones(tmp_path):
     check_gradescope(out / "results.json")
     assert (out / "grading_record.json").read_text() == "{}"
     assert (out / "decoy.txt").read_text() == "decoy" and not (out / "results.json.tmp").exists()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The sandbox on its own, with small scripts instead of a training run (seconds, no torch)
+
+DAEMON = """
+import os, sys, time
+marker, watched = sys.argv[1], os.getpid()
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        while True:  # wait for the graded process to end, then leave a trace
+            try:
+                os.kill(watched, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.02)
+        time.sleep(1)
+        open(marker, "w").write("outlived")
+    os._exit(0)
+print("daemon started", flush=True)
+"""
+
+FORKS = """
+import os, time
+hog = bytearray(300 * 1024 * 1024)  # 300 MB, touched
+for i in range(0, len(hog), 4096):
+    hog[i] = 1
+for _ in range(3):  # three forks share those pages copy-on-write
+    if os.fork() == 0:
+        time.sleep(3)
+        os._exit(0)
+time.sleep(2)
+print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("pid_namespace", [True, False], ids=["pid_namespace", "subreaper_only"])
+def test_sandbox_kills_a_daemon_with_or_without_a_pid_namespace(pid_namespace, monkeypatch, tmp_path):
+    if pid_namespace and not IS_ROOT:
+        pytest.skip("a PID namespace needs root")
+    if not pid_namespace:  # as if a container forbade new PID namespaces
+        monkeypatch.setattr(sandbox, "_can_unshare", lambda flags: not flags & sandbox.CLONE_NEWPID)
+    markers = _world_dir(0o777)
+    try:
+        out = sandbox.run([sys.executable, "-c", DAEMON, str(markers / "marker")], cwd=markers,
+                          env={"PATH": "/usr/bin:/bin"}, time_limit_s=30, memory_limit_mb=500)
+        assert out.output == "daemon started\n" and out.returncode == 0
+        assert any("PID namespace" in note for note in out.isolation) == pid_namespace
+        time.sleep(2)
+        assert not (markers / "marker").exists()
+    finally:
+        shutil.rmtree(markers, ignore_errors=True)
+
+
+def test_sandbox_counts_forked_pages_once(tmp_path):
+    """300 MB shared by a process and its 3 forks is ~300 MB, not 1200 MB (the sum of their RSS)."""
+    out = sandbox.run([sys.executable, "-c", FORKS], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
+                      time_limit_s=30, memory_limit_mb=800)
+    assert not out.memory_exceeded and out.output == "done\n"
+    assert 300 < out.peak_rss_mb < 500
