@@ -19,6 +19,7 @@ Settings come from the environment (run_autograder sources gradescope.env; the D
     DERMA_RUBRIC            rubric TOML (relative paths are relative to --source); default grader/rubric.toml
     DERMA_TIME_LIMIT_S      override the rubric's time_limit_s
     DERMA_MEMORY_LIMIT_MB   override the rubric's memory_limit_mb (Gradescope and Docker: 640)
+    DERMA_WATCHDOG_MARGIN_S seconds the grader may run beyond the sandbox time limit before it is killed (180)
     DERMAMNIST_ROOT, TORCH_HOME, DERMAMNIST_SYNTHETIC(_SCALE)   passed through to the grader
 
 Standard library only, and never imports the grader: it must still write a results.json when nothing else works.
@@ -201,7 +202,8 @@ def grade(submission, results_dir, source, log=print):
     cmd += ["--time-limit", time_limit] if time_limit else []
     cmd += ["--memory-limit", memory_limit] if memory_limit else []
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
-    watchdog = _time_limit(source, rubric, time_limit) + WATCHDOG_MARGIN_S
+    margin = float(os.environ.get("DERMA_WATCHDOG_MARGIN_S", "").strip() or WATCHDOG_MARGIN_S)
+    watchdog = _time_limit(source, rubric, time_limit) + margin
     log(f"run_grader: grading {target} (found in {submission}); watchdog {watchdog:.0f} s")
     proc = subprocess.Popen(cmd, cwd=source, env=env, start_new_session=True)
     try:
