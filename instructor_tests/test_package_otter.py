@@ -3,7 +3,8 @@
 `otter grade` (what instructors run) builds a Docker image from the same zip and runs the same run_autograder in
 it; there is no Docker engine here, so `otter run`, which grades the same way without containers, stands in.
 Each student upload is a zip holding student/, as the starter kit's README says. The good one also carries a
-poisoned locked/ that would give full AUC marks if it ever reached the grader: the points must not move.
+poisoned locked/ that would give full AUC marks if it ever reached the grader: the points must not move. Each
+run's GradingResults also go through otter's own final_grades.csv merge, the table `otter grade` writes.
 """
 import ast
 import hashlib
@@ -26,6 +27,7 @@ TIME_LIMIT_S = 120
 RUBRIC = rubric_mod.load()
 QUESTIONS = {f"q{i}_{key}": key for i, key in enumerate(rubric_mod.CHECKS, 1)}
 POINTS = {q: float(RUBRIC["checks"][k]["points"]) for q, k in QUESTIONS.items()}
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # otter's traitlets, when it is imported here
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +63,37 @@ def otter_run(otter_zip, submission, tmp_path, synthetic_root):
            "DERMAMNIST_ROOT": str(synthetic_root), "DERMA_TIME_LIMIT_S": str(TIME_LIMIT_S),
            "PYTHONPATH": str(otter_zip.parent)}  # dist/dermamnist_otter_plugin.py, as packaging/README.md says
     proc = subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(otter_zip), "-o", str(out),
-                           "--no-logo", str(submission)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=TIME_LIMIT_S + 180)
+                           "--no-logo", "--pickle-results", str(submission)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=TIME_LIMIT_S + 180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
     scores = {t["name"]: t.get("score") for t in results["tests"] if t["name"] in QUESTIONS}
     assert set(scores) == set(QUESTIONS), results
+    check_final_grades(tmp_path / "results.pkl", scores, tmp_path / "final_grades.csv")
     return scores, results
+
+
+def check_final_grades(pickled, scores, csv_path):
+    """final_grades.csv as `otter grade` writes it (otter's own merge of the same GradingResults): the layout
+    packaging/README.md documents, with the bonus counted among the maxima."""
+    import csv
+
+    import dill
+    from otter.grade.utils import merge_scores_to_df
+
+    with open(pickled, "rb") as f:
+        graded = dill.load(f)
+    merge_scores_to_df([graded]).to_csv(csv_path, index=False)
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["file", *QUESTIONS, "total_points_earned", "percent_correct", "grading_status"]
+    maxima, row = rows
+    assert maxima["file"] == "points-per-question"
+    assert {q: float(maxima[q]) for q in QUESTIONS} == POINTS
+    assert float(maxima["total_points_earned"]) == sum(POINTS.values()) == 100  # 90 + the 10-point bonus
+    assert {q: float(row[q]) for q in QUESTIONS} == pytest.approx(scores)
+    assert float(row["total_points_earned"]) == pytest.approx(sum(scores.values()))
+    assert row["grading_status"] == "Completed"
 
 
 # --- the zip ------------------------------------------------------------------------------------------------------------------
