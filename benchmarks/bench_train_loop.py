@@ -18,6 +18,7 @@ predict_logits); the naive loop is timed inline.
 """
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -156,11 +157,13 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=2, help="epochs per run (default 2)")
     ap.add_argument("--reps", type=int, default=2, help="runs per side, alternating sides (default 2)")
     ap.add_argument("--quick", action="store_true", help="1 epoch per run")
+    ap.add_argument("--threads", type=int, help="torch threads for both sides (default: as locked.train, "
+                    "$DERMA_THREADS or 2)")
     ap.add_argument("--json", help="also write the raw figures to this file")
     args = ap.parse_args(argv)
     epochs = 1 if args.quick else args.epochs
 
-    threads = engine.pin_threads()
+    threads = engine.pin_threads(args.threads)
     device = torch.device("cpu")
     splits = data.load(synthetic_data=True)
     sub = submission.load(EXP12)
@@ -169,7 +172,7 @@ def main(argv=None):
     info = machine()
     print(f"Experiment 12 on {splits.provenance['label']}: {n_train} train / {len(splits.labels['val'])} val images; "
           f"{epochs} epoch(s) per run, {args.reps} run(s) per side; {threads} threads, {info['cpu']}, "
-          f"torch {info['torch']}")
+          f"torch {info['torch']}; load average before: {os.getloadavg()[0]:.1f}")
 
     sides = {"locked": run_locked, "naive": run_naive}
     results = {name: [] for name in sides}
@@ -203,6 +206,8 @@ def main(argv=None):
     print(f"  {'total (median)':<20}{table['locked']['median_epoch_s']:>11.2f}s{table['naive']['median_epoch_s']:>11.2f}s")
     print(f"{'train images/s':<24}{table['locked']['images_per_s']:>10.0f}{table['naive']['images_per_s']:>12.0f}")
     print(f"{'one-time setup':<22}{table['locked']['setup_s']:>11.2f}s{table['naive']['setup_s']:>11.2f}s")
+    print(f"load average after: {os.getloadavg()[0]:.1f} (on {info['cores']} cores; above that, other processes "
+          f"shared the CPU during the measurement)")
     print(f"\nlocked / naive throughput: {ratio:.2f}x  (per run pair: {', '.join(f'{r:.2f}x' for r in pair_ratios)})")
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": info, "epochs_per_run": epochs, "reps": args.reps,

@@ -21,7 +21,7 @@ from locked.transforms import VAL_TRANSFORM
 from locked import weights
 
 SEED = 0
-EVAL_BATCH = 500
+EVAL_BATCH = 256  # big enough to amortise per-batch overhead, small enough for the activations to stay in cache
 #: A batch loss above this counts as diverged, like NaN/inf. Cross-entropy starts near ln(7) = 1.95; an exploding
 #: run (e.g. SGD lr=1e6) reaches 1e17 and more while staying finite, then trains on as a dead network.
 DIVERGED_LOSS = 1e6
