@@ -3,7 +3,6 @@
 Every function validates its inputs first and names the argument and the fix, like sklearn.metrics does.
 """
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
 
 from locked.info import CANCER_CLASSES, CLASS_NAMES, MEL, NUM_CLASSES
 
@@ -58,6 +57,10 @@ def softmax(logits):
 
 def evaluate(y_true, proba):
     """All the course's metrics for one split, as plain Python values (JSON-ready)."""
+    # Imported here, not at the top: scikit-learn costs ~100 MB, and the grader's parent must stay small while
+    # the sandboxed child trains (Gradescope's box has 768 MB for both).
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
+
     y, p = check_predictions(y_true, proba)
     labels = list(range(NUM_CLASSES))
     missing = sorted(set(labels) - set(np.unique(y).tolist()))
