@@ -94,8 +94,18 @@ def _proc_table():
     return table
 
 
+_HAVE_SMAPS_ROLLUP = os.path.exists("/proc/self/smaps_rollup")  # Linux 4.14+
+
+
 def _memory_kb(pid, rss_kb):
-    """(private, shared) resident kB of one process, from smaps_rollup; (rss, 0) if that is unreadable."""
+    """(private, shared) resident kB of one process, from smaps_rollup.
+
+    Without smaps_rollup (old kernel), or when we may not read it (we are not root and the child made itself
+    non-dumpable), its RSS counts as private. A process that is exiting has no memory left to read: (0, 0);
+    counting its RSS from the earlier /proc scan would count pages it shares with its parent a second time.
+    """
+    if not _HAVE_SMAPS_ROLLUP:
+        return rss_kb, 0
     try:
         fields = {}
         with open(f"/proc/{pid}/smaps_rollup") as f:
@@ -105,8 +115,10 @@ def _memory_kb(pid, rss_kb):
                     fields[key] = int(rest.split()[0])
         private = fields["Private_Clean"] + fields["Private_Dirty"]
         return private, fields["Rss"] - private
-    except (OSError, KeyError, ValueError, IndexError):
+    except PermissionError:
         return rss_kb, 0
+    except (OSError, KeyError, ValueError, IndexError):
+        return 0, 0
 
 
 def _tree_memory_mb(tree, table):

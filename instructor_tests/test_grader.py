@@ -325,7 +325,9 @@ def test_held_out_labels_cannot_be_read(honest, synthetic_root, tmp_path):
         assert f"{npz}: could not read it: PermissionError" in said  # ... and could not open it
         assert "grader environment: PermissionError" in said
         assert "data.npz: readable, but it holds no test labels" in said
-        assert "total stolen labels: 0" in said and "LEAKED" not in said
+        assert f"{npz}: LEAKED" not in said
+        # Other readable copies elsewhere (e.g. another scale's synthetic file in /root/.medmnist, left by other
+        # runs) are not the graded data: their "labels" do not match these test images, so the grade is the same.
         assert not npz.stat().st_mode & (stat.S_IROTH | stat.S_IRGRP)
         check_gradescope(tmp_path / "out" / "results.json")
         _same_grade(record, honest)
