@@ -161,9 +161,9 @@ def test_training_smoke_loss_decreases(loaded, tiny_data):
             "train_config.py", f"the loss is {loss} on the first batch, before any update.", "a finite loss.",
             "the model's output or the loss itself is not a number; check forward() (see "
             "test_model_output_shape_and_values) and make_loss().")
-        assert math.isfinite(loss), explain(
+        assert math.isfinite(loss) and loss <= engine.DIVERGED_LOSS, explain(
             "train_config.py", f"the loss became {loss} after {i} optimizer steps on one fixed batch.",
-            "a finite loss.", f"training diverged: usually the learning rate is too high (yours: "
+            f"a finite loss that stays far below {engine.DIVERGED_LOSS:g} (it starts near 1.95).", f"training diverged: usually the learning rate is too high (yours: "
             f"{[g.get('lr') for g in optimizer.param_groups]}). Try 10x smaller. {LR_ADVICE}")
         call_student(sub, "optimizer.step()", optimizer.step)
     torch.manual_seed(0)
