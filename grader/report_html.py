@@ -400,7 +400,7 @@ def _screening_table(view, split):
     head = ("<tr><th class='l'>candidate</th><th class='l'>kind</th><th>cancer sensitivity</th>"
             "<th>melanoma recall</th><th>akiec</th><th>bcc</th><th>specificity</th><th>biopsy rate</th>"
             "<th>biopsies</th><th>missed cancers</th><th>missed melanomas</th><th>false positives</th></tr>")
-    kinds = {"model": "single model", "or": "OR: biopsy if either flags", "average": "average of probabilities"}
+    kinds = {"model": "model", "or": "OR ensemble", "average": "average ensemble"}
     body = []
     for row in view["rows"]:
         s = row[split]
@@ -412,8 +412,9 @@ def _screening_table(view, split):
                     f"<td>{s['n_flagged']}</td><td>{s['missed_cancers']} / {s['n_cancer']}</td>"
                     f"<td>{s['missed_melanomas']}</td><td>{s['false_positives']}</td></tr>")
     return (f"<div class='scroll'><table class='screening' id='screening-{split}'>{head}{''.join(body)}</table></div><p class='note'>"
-            "Specificity: non-cancer cases (bkl, df, nv, vasc) not flagged. Biopsy rate: all cases flagged. "
-            "False positives: non-cancer cases flagged.</p>")
+            "OR ensemble: biopsy if any member flags a cancer; average ensemble: mean of the members' probabilities, "
+            "then the most likely class. Specificity: non-cancer cases (bkl, df, nv, vasc) not flagged. Biopsy rate: "
+            "all cases flagged. False positives: non-cancer cases flagged.</p>")
 
 
 def operating_points(ctx, target):
