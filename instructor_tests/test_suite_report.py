@@ -339,3 +339,11 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         assert any(r > 150 and g < 60 and b < 60 for r, g, b in np.asarray(im.convert("RGB").resize((128, 200))).reshape(-1, 3))
     console = [l for l in proc.stderr.splitlines() if "CONSOLE" in l or "Uncaught" in l or "console.error" in l]
     assert not console, console
+
+
+def test_grader_command_line_stays_light():
+    """Registering suite/report must not load scikit-learn, matplotlib or torch into `python -m grader grade`."""
+    code = ("import sys, grader.__main__; print(sorted(m for m in ('sklearn', 'scipy', 'matplotlib', 'torch', 'tqdm') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
