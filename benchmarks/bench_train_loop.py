@@ -10,7 +10,9 @@ the student's own transform object applied per sample per epoch. The naive side 
 medmnist's dataset (a PIL image per __getitem__), a torch DataLoader (num_workers=0, default collate), and a
 validation pass each epoch through a DataLoader with ToTensor at the training batch size.
 
-Sides alternate (locked, naive, naive, locked, ...) so background load on a shared machine hits both alike.
+Sides alternate (locked, naive, naive, locked, ...) so background load on a shared machine hits both alike,
+after one untimed warm-up epoch per side (one-time kernel setup would otherwise land on whichever side runs
+first).
 Time per epoch is split into sections: data (transform + batch assembly), compute (forward, loss, backward,
 optimizer step), validation, and other (the rest of the epoch: zero_grad, labels, running metrics, loop overhead). For the
 locked loop the sections come from timing wrappers around engine internals (_train_batch, _student_call,
@@ -145,6 +147,14 @@ def _summary(epoch_seconds, times, wall, history):
             "wall_seconds": wall, "last_epoch": history[-1]}
 
 
+def warm_up(sub, splits, device):
+    """One untimed epoch per side, so one-time kernel setup lands in neither measurement."""
+    epochs, sub.epochs = sub.epochs, 1
+    for run in (run_locked, run_naive):
+        run(sub, splits, device)
+    sub.epochs = epochs
+
+
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -174,6 +184,7 @@ def main(argv=None):
           f"{epochs} epoch(s) per run, {args.reps} run(s) per side; {threads} threads, {info['cpu']}, "
           f"torch {info['torch']}; load average before: {os.getloadavg()[0]:.1f}")
 
+    warm_up(sub, splits, device)
     sides = {"locked": run_locked, "naive": run_naive}
     results = {name: [] for name in sides}
     for rep in range(args.reps):

@@ -3,8 +3,10 @@
 Reproducibility: `seed_everything` seeds Python, NumPy and torch, and `pin_threads` fixes torch's thread count,
 so the same config on the same machine and torch build gives bit-identical weights (on the CPU).
 Speed: images are turned into PIL objects once and the fixed validation transform is applied once, up front;
-the student's train transform still runs per sample, per epoch, with its own randomness.
+the student's train transform still runs per sample, per epoch, with its own randomness. On the CPU, training
+batches are laid out channels-last (NHWC) when the model gives the same logits that way (see `_channels_last_ok`).
 """
+import copy
 import math
 import os
 import random
@@ -119,6 +121,27 @@ def _train_batch(sub, pil_images, idx):
                               "images; every image must come out as 3x28x28.") from None
 
 
+def _channels_last_ok(model, device):
+    """True if training batches may be laid out NHWC ("channels_last"): CPU training steps take ~30% less time.
+
+    Only when the model, in train mode, gives the same logits for both layouts: a forward that calls .view() on
+    its activations or treats strides specially fails or differs, and that model keeps plain NCHW batches.
+    The check runs on throwaway copies with the RNG state restored, so the real run is not disturbed.
+    """
+    if torch.device(device).type != "cpu":
+        return False
+    x = torch.rand(4, 3, 28, 28, generator=torch.Generator().manual_seed(SEED))
+    logits = []
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            for layout in (torch.contiguous_format, torch.channels_last):
+                torch.manual_seed(SEED)  # the same dropout draws for both layouts
+                logits.append(copy.deepcopy(model).train()(x.contiguous(memory_format=layout)))
+            return torch.allclose(logits[0], logits[1], rtol=1e-3, atol=1e-5)
+    except Exception:  # any failure just means: keep NCHW, where the student's own errors are reported as usual
+        return False
+
+
 @torch.no_grad()
 def predict_logits(model, x, device):
     """Logits (N, 7) as float32 numpy, in eval mode, in large batches."""
@@ -137,6 +160,7 @@ def fit(sub, model, splits, device, log=print, progress=True):
     pil_images = [Image.fromarray(img) for img in splits.images["train"]]
     optimizer, criterion, scheduler = make_training_objects(sub, model, splits.class_counts("train"))
     model.to(device)
+    channels_last = _channels_last_ok(model, device)
     shuffle = torch.Generator().manual_seed(SEED)
     n, history = len(pil_images), []
     for epoch in range(1, sub.epochs + 1):
@@ -150,6 +174,8 @@ def fit(sub, model, splits, device, log=print, progress=True):
         for step, idx in enumerate(tqdm(batches, desc=f"epoch {epoch}/{sub.epochs}", leave=False,
                                         disable=None if progress else True, unit="batch")):
             x = _train_batch(sub, pil_images, idx).to(device)
+            if channels_last and x.dim() == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
             y = train_y[idx].to(device)
             optimizer.zero_grad()
             logits = _student_call(sub, "train", "The forward pass during training", model, x)
