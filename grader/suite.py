@@ -168,26 +168,6 @@ def weights_fix(message):
     return "Fix: on a machine with internet, run `python -m locked.weights` once to cache the ImageNet weights."
 
 
-_DENIED = re.compile(r"PermissionError: \[Errno 13\] Permission denied: '([^']+)'")
-
-
-def _weights_cache_denied(message):
-    """True if the child crashed because it could not create or write torchvision's weights cache.
-
-    torchvision creates $TORCH_HOME/hub/checkpoints and a .partial download file there before it touches the
-    network; the sandbox user may not write under the grader's cache (rightly: it must not plant weights for later
-    runs). That PermissionError means "not cached, and no download possible", i.e. missing weights, not a bug in
-    the student's code.
-    """
-    from grader.grade import torch_home
-
-    m = _DENIED.search(message or "")
-    if not m:
-        return False
-    path, home = m.group(1), torch_home().rstrip("/")
-    return path == home or path.startswith(home + "/") or "/hub/checkpoints" in path
-
-
 def outcome(record):
     """('ok' | 'skipped' | 'failed', note) for one grading record."""
     metrics = record.get("metrics") or {}
@@ -195,9 +175,6 @@ def outcome(record):
         return "ok", ""
     error = record.get("error") or {}
     message = error.get("message", "")
-    if error.get("check") in ("build", "crash") and _weights_cache_denied(message):
-        return "skipped", ("skipped: weights not available (not cached, and the sandbox cannot write the cache to "
-                           "download them). " + weights_fix(""))
     if error.get("check") == "weights" or (not error and any("needs pretrained weights" in t.get("output", "")
                                                              for t in record.get("tests", []))):
         return "skipped", "skipped: weights not available. " + weights_fix(message or next(

@@ -24,8 +24,11 @@ def cache_dir():
 def is_download_failure(err):
     """True if `err` (or what caused it) is a failed network fetch, e.g. torchvision asking for weights offline."""
     while err is not None:
-        # Not OSError: a student's own missing file (FileNotFoundError) is not a missing download.
+        # Not any OSError: a student's own missing file (FileNotFoundError) is not a missing download. But an
+        # OSError about torch's hub cache is (e.g. the sandbox user may not create a download file there).
         if isinstance(err, (urllib.error.URLError, socket.gaierror, ConnectionError, TimeoutError)):
+            return True
+        if isinstance(err, OSError) and str(torch.hub.get_dir()) in str(getattr(err, "filename", "") or ""):
             return True
         err = err.__cause__ or err.__context__
     return False
