@@ -14,9 +14,9 @@ Sides alternate (locked, naive, naive, locked, ...) so background load on a shar
 after one untimed warm-up epoch per side (one-time kernel setup would otherwise land on whichever side runs
 first).
 Time per epoch is split into sections: data (transform + batch assembly), compute (forward, loss, backward,
-optimizer step), validation, and other (the rest of the epoch: zero_grad, labels, running metrics, loop overhead). For the
-locked loop the sections come from timing wrappers around engine internals (_train_batch, _student_call,
-predict_logits); the naive loop is timed inline.
+optimizer step), validation, and other (the rest of the epoch: zero_grad, labels, running metrics, loop
+overhead). For the locked loop the sections come from timing wrappers around engine internals (_train_batch,
+_student_call, predict_logits); the naive loop is timed inline.
 """
 import argparse
 import json
@@ -213,8 +213,9 @@ def main(argv=None):
     for k in SECTIONS:
         lk, nv = table["locked"]["sections_per_epoch_s"][k], table["naive"]["sections_per_epoch_s"][k]
         print(f"  {k:<20}{lk:>11.2f}s{nv:>11.2f}s")
-    print(f"  {'total (mean)':<20}{table['locked']['mean_epoch_s']:>11.2f}s{table['naive']['mean_epoch_s']:>11.2f}s")
-    print(f"  {'total (median)':<20}{table['locked']['median_epoch_s']:>11.2f}s{table['naive']['median_epoch_s']:>11.2f}s")
+    for stat in ("mean", "median"):
+        lk, nv = table["locked"][f"{stat}_epoch_s"], table["naive"][f"{stat}_epoch_s"]
+        print(f"  {f'total ({stat})':<20}{lk:>11.2f}s{nv:>11.2f}s")
     print(f"{'train images/s':<24}{table['locked']['images_per_s']:>10.0f}{table['naive']['images_per_s']:>12.0f}")
     print(f"{'one-time setup':<22}{table['locked']['setup_s']:>11.2f}s{table['naive']['setup_s']:>11.2f}s")
     print(f"load average after: {os.getloadavg()[0]:.1f} (on {info['cores']} cores; above that, other processes "
