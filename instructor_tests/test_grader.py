@@ -565,3 +565,15 @@ def test_sandbox_counts_forked_pages_once(tmp_path):
                       time_limit_s=30, memory_limit_mb=800)
     assert not out.memory_exceeded and out.output == "done\n"
     assert 300 < out.peak_rss_mb < 500
+
+
+def test_sandbox_reads_smaps_only_when_two_processes_are_large(monkeypatch):
+    """smaps_rollup stalls the child (16 ms under its memory lock per read): one large process is counted from
+    /proc/PID/stat alone; two large ones (maybe forks sharing pages) are counted page by page."""
+    reads = []
+    monkeypatch.setattr(sandbox, "_memory_kb", lambda pid, rss_kb: reads.append(pid) or (rss_kb // 2, rss_kb // 2))
+    big, small = 400 * 1024, 10 * 1024
+    assert sandbox._tree_memory_mb({1, 2}, {1: (0, small), 2: (1, big)}) == (small + big) / 1024
+    assert reads == []
+    assert sandbox._tree_memory_mb({1, 2, 3}, {1: (0, small), 2: (1, big), 3: (2, big)}) == (small // 2 + big // 2 + big // 2 + big // 2) / 1024
+    assert sorted(reads) == [1, 2, 3]
