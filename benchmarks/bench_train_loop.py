@@ -4,7 +4,7 @@
     python benchmarks/bench_train_loop.py --quick    # 1 epoch per run
     python benchmarks/bench_train_loop.py --reps 3 --epochs 2 --json out.json
 
-Both sides train experiment 12 (benchmarks/submissions/exp12: BatchNorm CNN, 94,599 params, HFlip + Rotation(15)
+Both sides train experiment 12 (solutions/exp_12_rotation: BatchNorm CNN, 94,599 params, HFlip + Rotation(15)
 + ToTensor, Adam 1e-3, batch 32) on the full-size synthetic data, with the same thread count, the same seed and
 the student's own transform object applied per sample per epoch. The naive side is what a course script does:
 medmnist's dataset (a PIL image per __getitem__), a torch DataLoader (num_workers=0, default collate), and a
@@ -38,7 +38,7 @@ from torchvision import transforms  # noqa: E402
 
 from locked import data, engine, submission  # noqa: E402
 
-EXP12 = ROOT / "benchmarks" / "submissions" / "exp12"
+EXP12 = ROOT / "solutions" / "exp_12_rotation"
 SECTIONS = ("data", "compute", "validation", "other")
 
 
