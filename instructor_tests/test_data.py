@@ -1,7 +1,10 @@
 """locked.synthetic and locked.data: the stand-in has medmnist's exact format and the official sizes, and the
 loader always says which data it loaded (synthetic, official, unofficial) or fails with the fix."""
 import shutil
+import subprocess
+import sys
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -235,3 +238,12 @@ def test_dermamnist_root_is_honoured(monkeypatch, synthetic_root, unofficial_dir
     elsewhere = tmp_path_factory.mktemp("elsewhere")
     shutil.copy(unofficial_dir / f"{FLAG}.npz", elsewhere / f"{FLAG}.npz")
     assert data.load(elsewhere).provenance["path"] == str(elsewhere / f"{FLAG}.npz")
+
+
+def test_missing_medmnist_says_how_to_install_it():
+    """Without site-packages (-S) medmnist is missing: the first import of locked says what to install."""
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {str(root)!r}); "
+                           "import locked.info"], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "medmnist package is not installed" in proc.stderr and "pip install -r requirements.txt" in proc.stderr

@@ -9,6 +9,9 @@ from pathlib import Path
 
 def _medmnist_info_module():
     package = importlib.util.find_spec("medmnist")
+    if package is None:
+        raise ModuleNotFoundError("The medmnist package is not installed; it defines DermaMNIST's classes and "
+                                  "splits. Install the pinned versions: pip install -r requirements.txt")
     spec = importlib.util.spec_from_file_location("_medmnist_info", Path(package.origin).parent / "info.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
