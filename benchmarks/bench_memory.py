@@ -3,12 +3,12 @@
     python benchmarks/bench_memory.py            # experiment 21 for its full 15 epochs
     python benchmarks/bench_memory.py --quick    # the same run cut to 2 epochs (the peak comes in epoch 1)
 
-Every figure is a fresh child process:
-`python -m locked.train --synthetic --submission solutions/exp_21_best_custom_cnn` (BestCustomCNN, 102,407
-params, batch 64, HFlip+VFlip+Rotation(20)+ColorJitter, class-weighted CE, Adam + CosineAnnealingLR) and, for comparison, children that only import things. The peak is the kernel's own
-high-water mark for that child (os.wait4's ru_maxrss); RSS is also sampled from /proc/<pid>/status while the
-run prints, to show which phase the memory belongs to. Every child also runs a second time ending in os._exit(),
-which skips the C++ libraries' static destructors: on the CUDA build of torch they add ~120 MB at exit.
+Every figure is a fresh child process: `python -m locked.train --synthetic --submission
+solutions/exp_21_best_custom_cnn` (BestCustomCNN, 102,407 params, batch 64, HFlip+VFlip+Rotation(20)+ColorJitter,
+class-weighted CE, Adam + CosineAnnealingLR) and, for comparison, children that only import things. The peak is the
+kernel's own high-water mark for that child (os.wait4's ru_maxrss); RSS is also sampled from /proc/<pid>/status
+while the run prints, to show which phase the memory belongs to. Every child also runs a second time ending in
+os._exit(), which skips the C++ libraries' static destructors: on the CUDA build of torch they add ~120 MB at exit.
 """
 import argparse
 import json
