@@ -18,13 +18,24 @@ are chosen on the validation split and then checked on the test split, as a depl
 """
 import numpy as np
 
-from locked.info import CANCER_CLASSES, CLASS_NAMES, MEL, NUM_CLASSES
+from locked.info import CANCER_CLASSES, CLASS_NAMES, MEL, NUM_CLASSES, TARGET_MEL_RECALL
 
 CANCER = tuple(CLASS_NAMES.index(c) for c in CANCER_CLASSES)
 NON_CANCER = tuple(i for i in range(NUM_CLASSES) if i not in CANCER)
 DEFAULT_PAIR = ("exp_20_cosine_scheduler", "exp_21_best_custom_cnn")  # the course's proposal
 SPECIFICITIES = (0.80, 0.90)
 TARGET_RECALL = 0.80
+GOOD_MEL_RECALL = 0.7
+
+
+def mel_band(recall):
+    """The report's bands for melanoma recall, shared by its table and its plots: "bad" below the course's bonus
+    line (misses most melanomas), "mid" up to GOOD_MEL_RECALL, "good" from there; None when unknown."""
+    if recall is None:
+        return None
+    if recall < TARGET_MEL_RECALL:
+        return "bad"
+    return "mid" if recall < GOOD_MEL_RECALL else "good"
 
 
 def _check(y, proba=None):

@@ -12,11 +12,13 @@ import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from grader.deployment import GOOD_MEL_RECALL, mel_band  # noqa: E402
 from locked.info import TARGET_AUC, TARGET_MEL_RECALL  # noqa: E402
 
 DANGER = "#d7301f"
 SAFE = "#1a9850"
 PUBLISHED = "#444444"
+MEL_COLOURS = {"bad": DANGER, "mid": "#fdae61", "good": SAFE, None: "#bbbbbb"}
 plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
                      "font.family": "DejaVu Sans", "svg.fonttype": "none"})
 
@@ -29,12 +31,8 @@ def _png(fig):
 
 
 def mel_colour(recall):
-    """Red below the bonus line, amber up to 0.7, green above (the table uses the same bands)."""
-    if recall is None:
-        return "#bbbbbb"
-    if recall < TARGET_MEL_RECALL:
-        return DANGER
-    return "#fdae61" if recall < 0.7 else SAFE
+    """Red below the bonus line, amber in the middle band, green above (deployment.mel_band)."""
+    return MEL_COLOURS[mel_band(recall)]
 
 
 def _short(row):
@@ -68,9 +66,10 @@ def auc_ranked(rows, published=None, run_label="this run"):
 def _mel_legend(ax, extra=None):
     from matplotlib.patches import Patch
 
-    handles = [Patch(color=DANGER, label=f"this run, mel recall < {TARGET_MEL_RECALL:.1f}"),
-               Patch(color="#fdae61", label=f"this run, mel recall {TARGET_MEL_RECALL:.1f}-0.7"),
-               Patch(color=SAFE, label="this run, mel recall >= 0.7")]
+    handles = [Patch(color=MEL_COLOURS["bad"], label=f"this run, mel recall < {TARGET_MEL_RECALL:.1f}"),
+               Patch(color=MEL_COLOURS["mid"],
+                     label=f"this run, mel recall {TARGET_MEL_RECALL:.1f}-{GOOD_MEL_RECALL:.1f}"),
+               Patch(color=MEL_COLOURS["good"], label=f"this run, mel recall >= {GOOD_MEL_RECALL:.1f}")]
     if extra is not None:
         handles.append(extra)
     ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)

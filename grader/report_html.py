@@ -75,11 +75,8 @@ def fmt(x, nd=3, pct=False):
 
 
 def mel_class(recall):
-    if recall is None:
-        return ""
-    if recall < TARGET_MEL_RECALL:
-        return "mel-bad"
-    return "mel-mid" if recall < 0.7 else "mel-good"
+    band = deployment.mel_band(recall)
+    return f"mel-{band}" if band else ""
 
 
 # --- loading -----------------------------------------------------------------------------------------------------
@@ -231,8 +228,9 @@ def full_table(ctx):
             f"<td>{r['params']:,}</td><td>{train}</td>{pubcells}</tr>")
     return (f"<div class='scroll'><table id='results-table'>{head}{''.join(body)}</table></div>"
             f"<p class='note'>Sorted by validation macro AUC. Melanoma recall: <span class='mel-bad'>&nbsp;below "
-            f"{TARGET_MEL_RECALL:.1f}&nbsp;</span> misses most melanomas, <span class='mel-mid'>&nbsp;0.5-0.7&nbsp;"
-            "</span>, <span class='mel-good'>&nbsp;0.7 and above&nbsp;</span>. Cancer sensitivity is the mean recall "
+            f"{TARGET_MEL_RECALL:.1f}&nbsp;</span> misses most melanomas, <span class='mel-mid'>&nbsp;"
+            f"{TARGET_MEL_RECALL:.1f}-{deployment.GOOD_MEL_RECALL:.1f}&nbsp;</span>, <span class='mel-good'>&nbsp;"
+            f"{deployment.GOOD_MEL_RECALL:.1f} and above&nbsp;</span>. Cancer sensitivity is the mean recall "
             "of akiec, bcc and mel. Train s = training time inside the grader's sandbox (one torch thread). "
             f"<span class='pub-col'>&nbsp;Shaded columns&nbsp;</span>: {esc(PUBLISHED_LABEL)}.</p>")
 
