@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 PR_SET_CHILD_SUBREAPER = 36
 CLONE_NEWNET = 0x40000000
 CLONE_NEWPID = 0x20000000
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 _libc = ctypes.CDLL(None, use_errno=True)
 _unshare_ok = {}
 
@@ -91,7 +92,7 @@ def _proc_table():
         try:
             with open(f"/proc/{entry}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            table[int(entry)] = (int(fields[1]), int(fields[21]) * os.sysconf("SC_PAGE_SIZE") // 1024)
+            table[int(entry)] = (int(fields[1]), int(fields[21]) * PAGE_KB)
         except (OSError, IndexError, ValueError):
             continue
     return table
