@@ -1,9 +1,12 @@
-"""Command line: `python -m grader grade SUBMISSION [--out DIR] [--rubric FILE] [--data-dir DIR | --synthetic]`."""
+"""Command line: `python -m grader grade SUBMISSION [--out DIR] [--rubric FILE] [--data-dir DIR | --synthetic]`.
+
+The grading runtime only: the instructor's tools (suite, report, package) are `python -m instructor`.
+"""
 import argparse
 import sys
 import time
 
-from grader import package, report_html, results, suite
+from grader import results
 from locked.data import DataUnavailable
 
 
@@ -37,9 +40,6 @@ def main(argv=None):
     g.add_argument("--time-limit", type=float, help="override the rubric's time_limit_s")
     g.add_argument("--memory-limit", type=float, help="override the rubric's memory_limit_mb")
     g.set_defaults(run=_grade)
-    package.add_parser(cmds)
-    suite.add_parser(cmds)
-    report_html.add_parser(cmds)
     args = ap.parse_args(argv)
     return args.run(args)
 

@@ -92,7 +92,7 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
     """Grade one submission; write results into out_dir; return the full record.
 
     keep_predictions: also write out_dir/predictions.npz (val and test class probabilities, as scored), for
-    instructor tools such as `python -m grader suite` (ensembles); off for student grading.
+    instructor tools such as `python -m instructor suite` (ensembles); off for student grading.
     """
     t0 = time.monotonic()
     rubric = rubric_mod.load(rubric_path, **limits)

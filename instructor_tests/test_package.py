@@ -1,4 +1,4 @@
-"""`python -m grader package`, the student starter kit, the image-building scripts and the Dockerfile.
+"""`python -m instructor package`, the student starter kit, the image-building scripts and the Dockerfile.
 
 The Gradescope zip is exercised in test_package_gradescope.py and the otter zip in test_package_otter.py. Here:
   - the starter kit unpacks in a clean folder and its public checks pass there (offline, synthetic data);
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import package
+from instructor import package
 from grader import rubric as rubric_mod
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ def run(cmd, cwd=REPO, timeout=300, **env):
 
 # --- the command ---------------------------------------------------------------------------------------------------------------
 def test_cli_builds_into_out(tmp_path):
-    proc = run([sys.executable, "-m", "grader", "package", "--out", str(tmp_path / "dist"), "--only", "starter",
+    proc = run([sys.executable, "-m", "instructor", "package", "--out", str(tmp_path / "dist"), "--only", "starter",
                 "--only", "gradescope"])
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (tmp_path / "dist").iterdir()) == ["gradescope_autograder.zip",
@@ -53,7 +53,7 @@ def test_cli_builds_into_out(tmp_path):
 def test_cli_refuses_a_broken_rubric(tmp_path):
     bad = tmp_path / "rubric.toml"
     bad.write_text("[checks.test_auc]\ntarget = 0.7\nfloor = 0.8\n")
-    proc = run([sys.executable, "-m", "grader", "package", "--out", str(tmp_path / "dist"), "--rubric", str(bad)])
+    proc = run([sys.executable, "-m", "instructor", "package", "--out", str(tmp_path / "dist"), "--rubric", str(bad)])
     assert proc.returncode == 1 and "floor < target" in proc.stderr
     assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())
 

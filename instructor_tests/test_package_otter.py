@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import package
+from instructor import package
 from grader import rubric as rubric_mod
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """The suite runner, the HTML report and the deployment view.
 
-Unit tests of grader/deployment.py use hand-made probabilities whose answers are worked out in the comments. The
+Unit tests of instructor/deployment.py use hand-made probabilities whose answers are worked out in the comments. The
 integration tests grade three experiments once (exps 1 and 3 train in seconds on the 0.2-scale synthetic data; exp 23
 needs ImageNet weights, which cannot be fetched here, so it must be reported as skipped with the fix), then check the
 result files, resumability, the summary order, the report's HTML, and a real headless Chromium rendering of it.
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import deployment as dep
-from grader import suite
+from instructor import deployment as dep
+from instructor import suite
 from locked.info import CLASS_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -183,7 +183,7 @@ def _env(tmp, torch_home):
 
 def _cli(args, env, timeout=600):
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "grader", *args], cwd=REPO, env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "instructor", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc, time.monotonic() - t0
@@ -329,8 +329,17 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
 
 
 def test_grader_command_line_stays_light():
-    """Registering suite/report must not load scikit-learn, matplotlib or torch into `python -m grader grade`."""
-    code = ("import sys, grader.__main__; print(sorted(m for m in ('sklearn', 'scipy', 'matplotlib', 'torch', 'tqdm') "
+    """`python -m grader` is the grading runtime: it must not load the instructor's tools, scikit-learn,
+    matplotlib or torch (the parent stays small on a 768 MB box)."""
+    code = ("import sys, grader.__main__; print(sorted(m for m in ('sklearn', 'scipy', 'matplotlib', 'torch', 'tqdm', "
+            "'instructor') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_instructor_command_line_stays_light():
+    """Registering suite/report/package must not load scikit-learn, matplotlib or torch before a subcommand runs."""
+    code = ("import sys, instructor.__main__; print(sorted(m for m in ('sklearn', 'scipy', 'matplotlib', 'torch') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -3,7 +3,7 @@
 # libraries, about 1/10 of the default build's size on disk), then every other pin in requirements.txt, then
 # verify that exactly the pinned versions are installed. Fails loudly on any mismatch.
 #
-# Used by Gradescope's setup.sh, the Dockerfile and otter's setup.sh (embedded by `python -m grader package`).
+# Used by Gradescope's setup.sh, the Dockerfile and otter's setup.sh (embedded by `python -m instructor package`).
 # CI runs the --dry-run and --check modes (tests/instructor_tests/test_package.py); it has no PyTorch index.
 #
 #   bash packaging/install_deps.sh [--dry-run | --check] [REQUIREMENTS]      (default: requirements.txt)

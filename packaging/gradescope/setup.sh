@@ -8,7 +8,7 @@
 set -euo pipefail
 SOURCE="${AUTOGRADER_ROOT:-/autograder}/source"
 cd "$SOURCE"
-. ./gradescope.env   # DERMA_PYTHON, DERMAMNIST_ROOT, TORCH_HOME, limits: written by `python -m grader package`
+. ./gradescope.env   # DERMA_PYTHON, DERMAMNIST_ROOT, TORCH_HOME, limits: written by `python -m instructor package`
 export DEBIAN_FRONTEND=noninteractive
 VENV="$(dirname "$(dirname "$DERMA_PYTHON")")"
 

@@ -12,7 +12,7 @@ tests/ against the globals it leaves:
 How it grades: the isolated grader (grader/, locked/, packaging/run_grader.py) ships in the support folder
 _dermamnist_autograder/, a name no student uses. Because otter copies a support FOLDER only when the upload has
 none of that name, the driver checks every file of it against the sha256 manifest below (written into this file by
-`python -m grader package`) and refuses to grade on any difference. It grades a private copy of the student's
+`python -m instructor package`) and refuses to grade on any difference. It grades a private copy of the student's
 student/ folder from a private copy of that support folder; anything else in the upload, a locked/ folder above
 all, is listed as ignored and never reaches the grader (which keeps only model.py and train_config.py anyway).
 Before this runs, dermamnist_otter_plugin.py (an otter plugin) has already moved everything but student/ out of
@@ -26,7 +26,7 @@ _sys.path[:] = [p for p in _sys.path if p not in ("", ".", _os.getcwd())]  # not
 SUPPORT = "_dermamnist_autograder"
 DRIVER = "dermamnist_autograder.py"
 RECORD = ".dermamnist_upload.json"  # written by dermamnist_otter_plugin.py: what it removed from the upload
-MANIFEST = {}  # relative path -> sha256 of every file in SUPPORT; filled in by `python -m grader package`
+MANIFEST = {}  # relative path -> sha256 of every file in SUPPORT; filled in by `python -m instructor package`
 BAKED = {"DERMAMNIST_ROOT": "/opt/dermamnist/data", "TORCH_HOME": "/opt/dermamnist/torch"}  # otter's setup.sh
 
 
@@ -59,7 +59,7 @@ def _dermamnist_grade():
         return {"checks": {}, "score": 0.0, "max_score": 0.0, "report": message, "error": message, "ignored": []}
 
     if not MANIFEST:
-        return failed("This driver was not built by `python -m grader package` (its manifest is empty).")
+        return failed("This driver was not built by `python -m instructor package` (its manifest is empty).")
     problems = verify(here / SUPPORT)
     if problems:
         return failed(f"Your upload contains a folder named {SUPPORT}/, a name the autograder reserves "

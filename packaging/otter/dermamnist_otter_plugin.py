@@ -9,7 +9,7 @@ This plugin runs in otter's own process (event `before_grading`), after the supp
 the kernel starts. It moves everything the student uploaded except `student/` out of the folder, empties any
 `__init__.py`, and records what it moved in `.dermamnist_upload.json` so the driver can list it as ignored.
 
-Registered in otter_config.json as "dermamnist_otter_plugin.CleanUpload". `python -m grader package` ships this
+Registered in otter_config.json as "dermamnist_otter_plugin.CleanUpload". `python -m instructor package` ships this
 file at the zip root (Gradescope imports it from /autograder/source) and installs it into otter's environment from
 setup.sh (`otter grade` images). For `otter run`, put the folder holding it on PYTHONPATH.
 """

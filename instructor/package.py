@@ -1,4 +1,4 @@
-"""`python -m grader package [--out dist/]`: everything an instructor uploads or hands out, built from this repo.
+"""`python -m instructor package [--out dist/]`: everything an instructor uploads or hands out, built from this repo.
 
     dist/gradescope_autograder.zip   Gradescope "zip file upload": setup.sh + run_autograder at the root, the grader
     dist/otter_autograder.zip        `otter generate` output: tests from the rubric, the driver, the grader inside
@@ -97,7 +97,7 @@ def _num(value):
 
 
 def _settings_env(rubric_arc, memory_limit, time_limit):
-    lines = ["# Settings for setup.sh and run_autograder, written by `python -m grader package`.",
+    lines = ["# Settings for setup.sh and run_autograder, written by `python -m instructor package`.",
              "# Each applies only when the environment does not already set it (tests override them this way).",
              f': "${{DERMA_PYTHON:={VENV_PYTHON}}}"',
              f': "${{DERMAMNIST_ROOT:={DATA_ROOT}}}"',
@@ -167,7 +167,7 @@ def _otter_setup_append():
     if any(marker in text for text in (install, bake, plugin)):
         raise PackageError(f"{marker} appears in a packaging script; pick another heredoc marker")
     return f"""
-# ---- DermaMNIST, appended by `python -m grader package` ----------------------------------------------------------
+# ---- DermaMNIST, appended by `python -m instructor package` ----------------------------------------------------------
 # otter's environment above holds otter only. Add the pinned CPU build of torch and every other pin, install the
 # plugin that clears uploads before the kernel starts, then bake DermaMNIST and the ResNet18 weights into the image.
 # The scripts are packaging/install_deps.sh, packaging/otter/{OTTER_PLUGIN}.py and packaging/bake_assets.py,
@@ -319,7 +319,7 @@ def build(out="dist", rubric_path=None, only=ARTEFACTS, memory_limit=IMAGE_MEMOR
 
 
 def add_parser(cmds):
-    """Register `package` on the grader's subcommand parser."""
+    """Register `package` on the instructor's subcommand parser."""
     p = cmds.add_parser("package", help="build the Gradescope and otter autograders and the student starter kit")
     p.add_argument("--out", default="dist", help="where the zips go (default: dist/)")
     p.add_argument("--rubric", help="an instructor's rubric TOML, shipped with the autograders (default: grader's)")

@@ -1,6 +1,6 @@
 """The report's figures, as inline PNG (base64) strings. matplotlib with the Agg backend: no display, no network.
 
-Each function takes the suite rows (grader.suite.summary_row dicts, ok rows only) and returns a data: URI.
+Each function takes the suite rows (instructor.suite.summary_row dicts, ok rows only) and returns a data: URI.
 """
 import base64
 import io
@@ -12,7 +12,7 @@ import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from grader.deployment import GOOD_MEL_RECALL, mel_band  # noqa: E402
+from instructor.deployment import GOOD_MEL_RECALL, mel_band  # noqa: E402
 from locked.info import TARGET_AUC, TARGET_MEL_RECALL  # noqa: E402
 
 DANGER = "#d7301f"

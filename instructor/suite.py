@@ -1,9 +1,9 @@
-"""`python -m grader suite solutions/`: grade every experiment folder through the isolated grader, resumably.
+"""`python -m instructor suite solutions/`: grade every experiment folder through the isolated grader, resumably.
 
 Each experiment is graded by grader.grade.grade (sandboxed child, parent-side scoring), exactly as a student's
 submission would be, into OUT/<experiment>/ (results.json, grading_record.json, report.txt, predictions.npz with the
 val and test probabilities, experiment.json with what the experiment is and where it was graded). OUT/labels.npz
-holds the val and test labels for the ensembles of `python -m grader report`; OUT/suite.json logs every run.
+holds the val and test labels for the ensembles of `python -m instructor report`; OUT/suite.json logs every run.
 
 Resumable: an experiment whose grading_record.json was made from the same data (same provenance key) is not graded
 again unless --rerun. An experiment skipped because its pretrained weights were missing is retried once they are
@@ -249,14 +249,44 @@ def finished(exp_dir, key):
     return record
 
 
-def load_rows(out):
-    """Every experiment graded under `out` (rows, unsorted), with its experiment.json info."""
-    rows = []
+def _graded(out):
+    """(record, info) of every experiment graded under `out`, in folder order."""
     for exp_dir in sorted(p for p in Path(out).iterdir() if p.is_dir()):
         record, info = _read_json(exp_dir / RECORD), _read_json(exp_dir / EXPERIMENT)
         if record and info:
-            rows.append(summary_row(record, info))
-    return rows
+            yield record, info
+
+
+def load_rows(out):
+    """Every experiment graded under `out` (rows, unsorted), with its experiment.json info."""
+    return [summary_row(record, info) for record, info in _graded(out)]
+
+
+def read(out):
+    """Everything a finished or partial suite folder holds, for the report: the suite log, the label provenance,
+    the rows graded on the labels' data (others listed as stale), the labels and each ok row's probabilities."""
+    out = Path(out)
+    meta = _read_json(out / SUITE) or {}
+    label_meta = _read_json(out / "labels.json") or {}
+    key = label_meta.get("key") or meta.get("key")
+    rows, stale, infos = [], [], {}
+    for record, info in _graded(out):
+        if key and provenance_key(record.get("data") or {}) != key:
+            stale.append(info["id"])
+            continue
+        infos[info["id"]] = info
+        rows.append(summary_row(record, info))
+    labels, probas = None, {}
+    if (out / LABELS).exists():
+        with np.load(out / LABELS) as npz:
+            labels = {s: np.array(npz[s]) for s in ("val", "test")}
+        for r in rows:
+            path = out / r["id"] / PREDICTIONS
+            if r["status"] == "ok" and path.exists():
+                with np.load(path) as npz:
+                    probas[r["id"]] = {s: np.array(npz[s]) for s in ("val", "test")}
+    return {"meta": meta, "data": label_meta.get("data") or meta.get("data") or {}, "rows": sort_rows(rows),
+            "stale": stale, "infos": infos, "labels": labels, "probas": probas}
 
 
 def _save_labels(out, splits, provenance):
@@ -285,7 +315,7 @@ def run(solutions, out=DEFAULT_OUT, data_dir=None, synthetic=False, only=None, r
     t0, graded, resumed, rows = time.monotonic(), [], [], []
     invocation = {"started": _now(), "wall_seconds": 0.0, "finished": False, "graded": graded, "resumed": resumed,
                   "hardware": hw, "threads": threads,
-                  "command": " ".join(["python -m grader", *sys.argv[1:]]) if sys.argv[1:2] == ["suite"] else ""}
+                  "command": " ".join(["python -m instructor", *sys.argv[1:]]) if sys.argv[1:2] == ["suite"] else ""}
     bar = tqdm(folders, desc="suite", unit="exp", disable=not progress, file=sys.stderr)
     write = log or (lambda msg: tqdm.write(msg, file=sys.stderr))
     for folder in bar:
@@ -352,12 +382,12 @@ def main(args):
     print(format_table(summary["rows"]))
     print(f"\n{len(summary['graded'])} graded, {len(summary['resumed'])} kept from earlier runs, in "
           f"{summary['wall_seconds']:.0f} s wall. Results in {summary['out']}/ ; "
-          f"report: python -m grader report {summary['out']}")
+          f"report: python -m instructor report {summary['out']}")
     return 0
 
 
 def add_parser(cmds):
-    """Register `suite` on the grader's subcommand parser."""
+    """Register `suite` on the instructor's subcommand parser."""
     s = cmds.add_parser("suite", help="grade every experiment folder (e.g. solutions/), resumably, and summarise")
     s.add_argument("solutions", help="folder of experiment folders, each with model.py and train_config.py")
     s.add_argument("--only", help="experiment numbers, e.g. 1,8,20 or 1-5")

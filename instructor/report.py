@@ -1,10 +1,10 @@
-"""`python -m grader report runs/suite/ [--out report.html]`: one self-contained HTML page from a suite run.
+"""`python -m instructor report runs/suite/ [--out report.html]`: one self-contained HTML page from a suite run.
 
-Opens from disk with no network: inline CSS, figures as inline base64 PNG (grader/plots.py), no scripts, no
+Opens from disk with no network: inline CSS, figures as inline base64 PNG (instructor/plots.py), no scripts, no
 external fonts or links. It puts this run's numbers beside the course's published ones (solutions/published.json),
 each clearly labelled with its data and hardware, shouts when the data is synthetic, tells each experiment's change
 and lesson from the solution's own docstrings, and answers "which model would you deploy?" with screening numbers
-(grader/deployment.py).
+(instructor/deployment.py).
 """
 import html
 import json
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import deployment, suite
+from instructor import deployment, suite
 from locked.info import CANCER_CLASSES, CLASS_NAMES, TARGET_AUC, TARGET_MEL_RECALL
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,36 +90,13 @@ def _published(meta):
 
 
 def load(suite_dir):
-    """Everything the page needs from a suite folder."""
+    """Everything the page needs from a suite folder (read by instructor/suite.py, the folder's one reader)."""
     suite_dir = Path(suite_dir)
-    meta = suite._read_json(suite_dir / suite.SUITE) or {}
-    label_meta = suite._read_json(suite_dir / "labels.json") or {}
-    key = label_meta.get("key") or meta.get("key")
-    rows, stale, infos = [], [], {}
-    for exp_dir in sorted(p for p in suite_dir.iterdir() if p.is_dir()):
-        record, info = suite._read_json(exp_dir / suite.RECORD), suite._read_json(exp_dir / suite.EXPERIMENT)
-        if not (record and info):
-            continue
-        if key and suite.provenance_key(record.get("data") or {}) != key:
-            stale.append(info["id"])
-            continue
-        infos[info["id"]] = info
-        rows.append(suite.summary_row(record, info))
-    if not rows:
-        raise SystemExit(f"{suite_dir}: no graded experiments (run `python -m grader suite ... --out {suite_dir}`).")
-    labels, probas = None, {}
-    if (suite_dir / suite.LABELS).exists():
-        with np.load(suite_dir / suite.LABELS) as npz:
-            labels = {s: np.array(npz[s]) for s in ("val", "test")}
-        for r in rows:
-            path = suite_dir / r["id"] / suite.PREDICTIONS
-            if r["status"] == "ok" and path.exists():
-                with np.load(path) as npz:
-                    probas[r["id"]] = {s: np.array(npz[s]) for s in ("val", "test")}
-    published, pub_by_id = _published(meta)
-    data = label_meta.get("data") or meta.get("data") or {}
-    return {"dir": suite_dir, "meta": meta, "rows": suite.sort_rows(rows), "infos": infos, "stale": stale,
-            "labels": labels, "probas": probas, "published": published, "pub": pub_by_id, "data": data}
+    ctx = suite.read(suite_dir)
+    if not ctx["rows"]:
+        raise SystemExit(f"{suite_dir}: no graded experiments (run `python -m instructor suite ... --out {suite_dir}`).")
+    published, pub_by_id = _published(ctx["meta"])
+    return {**ctx, "dir": suite_dir, "published": published, "pub": pub_by_id}
 
 
 def machine(ctx):
@@ -257,7 +234,7 @@ def heatmap(ctx):
 
 
 def figures(ctx):
-    from grader import plots
+    from instructor import plots
 
     ok = [r for r in ctx["rows"] if r["status"] == "ok"]
     if not ok:
@@ -468,7 +445,7 @@ def _threshold_sentence(ctx, target):
 
 
 def _roc_figure(ctx, view):
-    from grader import plots
+    from instructor import plots
 
     curves, points = [], []
     for row in view["rows"]:
@@ -525,7 +502,7 @@ def build(suite_dir, ensembles=None, target=deployment.TARGET_RECALL):
     if ctx["stale"]:
         sections.append(f"<p class='note'>Left out (graded on other data): {esc(', '.join(ctx['stale']))}.</p>")
     sections.append(f"<footer>Generated {esc(time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()))} by "
-                    f"<code>python -m grader report {esc(ctx['dir'])}</code>. Self-contained: no scripts, no network."
+                    f"<code>python -m instructor report {esc(ctx['dir'])}</code>. Self-contained: no scripts, no network."
                     "</footer>")
     title = "DermaMNIST suite report" + (" (SYNTHETIC data)" if ctx["data"].get("kind") == "synthetic" else "")
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"

@@ -1,0 +1,18 @@
+"""Command line: `python -m instructor {suite,report,package} ...` (each subcommand imports its module when run)."""
+import argparse
+import sys
+
+from instructor import package, report, suite
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m instructor")
+    cmds = ap.add_subparsers(dest="command", required=True)
+    for module in (suite, report, package):
+        module.add_parser(cmds)
+    args = ap.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
