@@ -1,12 +1,13 @@
 """The isolated grader: train a submission in a sandboxed child process and score it in this one.
 
-    intake.py    accept a folder or zip, keep only model.py + train_config.py, list what was ignored
+    __main__.py  the command line: `python -m grader grade` (the only subcommand on a grading box)
     sandbox.py   run the child: empty dir, unprivileged user, no network, time/memory/output limits
     child.py     what runs inside the sandbox: locked loop on train/val, predictions for unlabeled test images
-    rubric.py    instructor-editable checks, points and limits (grader/rubric.toml)
+    rubric.py    instructor-editable checks, points and limits (grader/rubric.toml), checked into one object
     scoring.py   every check and every metric, computed here, from what the child returned
     results.py   Gradescope results.json (+ leaderboard), the report card, the full record
-    grade.py     `python -m grader grade`: the steps above, in order, and a results.json on every path
+    resultfile.py  results.json's schema, the fallback result, the atomic writer (stdlib only: run_grader uses it)
+    grade.py     `python -m grader grade`: intake (locked/upload.py), sandbox, scoring, results, in order
 
 Trust: this process never imports student code (nor torch). It holds the test labels; the child never sees them.
 """

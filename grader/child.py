@@ -25,14 +25,7 @@ from locked import data, engine, submission, weights  # noqa: E402  (imports tor
 from locked.consistency import check_preprocessing  # noqa: E402
 
 STATUS = {"stage": "started"}
-CONSISTENCY_IMAGES = 64
-
-
-def count_parameters(model):
-    """All parameters, frozen ones included: locked.metrics.count_parameters, defined again here because
-    locked.metrics imports scikit-learn (about 90 MB and 2 s in this process, which never scores anything), and
-    because a submission may patch locked.metrics (this function is bound before any student code runs)."""
-    return int(sum(p.numel() for p in model.parameters()))
+count_parameters = engine.count_parameters  # bound before any student code runs, which may patch locked.engine
 
 
 def save(**fields):
@@ -55,8 +48,8 @@ def main():
     save(stage="loaded", epochs=sub.epochs, batch_size=sub.batch_size)
     model = engine.build_model(sub)
     save(stage="built", params=count_parameters(model), model_name=type(model).__name__,
-         trainable_params=int(sum(p.numel() for p in model.parameters() if p.requires_grad)))
-    result = check_preprocessing(sub.train_transform, images["train"][:CONSISTENCY_IMAGES])
+         trainable_params=count_parameters(model, trainable_only=True))
+    result = check_preprocessing(sub.train_transform, images["train"])
     save(stage="checked", preprocessing={"ok": result.ok, "message": result.message, "measured": result.measured})
     if STATUS["params"] > request["param_budget"]:
         return  # over budget: not trained, the parent explains

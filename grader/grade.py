@@ -15,21 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import intake, results, rubric as rubric_mod, sandbox, scoring
-from locked import data
+from grader import results, rubric as rubric_mod, sandbox, scoring
+from locked import data, settings, upload
 from locked.submission import SubmissionError
 
 LOCKED_DIR = Path(__file__).resolve().parent.parent / "locked"
 CHILD = Path(__file__).resolve().parent / "child.py"
-DEFAULT_THREADS = 1  # Gradescope's box has half a CPU; one thread also makes grades comparable across machines
-
-
-def torch_home():
-    """Where torchvision caches pretrained weights, found without importing torch."""
-    if os.environ.get("TORCH_HOME"):
-        return os.environ["TORCH_HOME"]
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return os.path.join(cache, "torch")
 
 
 def _protect(path):
@@ -96,11 +87,10 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
     """
     t0 = time.monotonic()
     rubric = rubric_mod.load(rubric_path, **limits)
-    lim = rubric["limits"]
+    lim = rubric.limits
     path, provenance = data.locate(data_dir, synthetic)
     _protect(path)
     splits = data.read(path, provenance)
-    user = lim.get("sandbox_user", "nobody")
     record = {"submission": str(submission), "data": provenance, "ignored_files": [], "params": None,
               "train_seconds": None, "history": [], "metrics": {}}
     with tempfile.TemporaryDirectory(prefix="dermagrade-") as tmp:
@@ -108,33 +98,32 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
         box = Path(tmp) / "sandbox"
         box.mkdir()
         try:
-            record["ignored_files"] = intake.collect(submission, box / "submission", Path(tmp) / "upload")
+            record["ignored_files"] = upload.collect(submission, box / "submission").ignored_summary()
         except SubmissionError as err:
             status, predictions = {"error": {"check": err.check, "message": str(err)}}, None
             outcome = sandbox.Outcome(returncode=None, seconds=0.0, isolation=["not started"])
         else:
-            request = {"threads": lim.get("threads", DEFAULT_THREADS), "max_epochs": lim["max_epochs"],
-                       "param_budget": lim["param_budget"]}
-            _layout(box, splits, request, user)
-            threads = str(request["threads"])
+            request = {"threads": lim.threads, "max_epochs": lim.max_epochs, "param_budget": lim.param_budget}
+            _layout(box, splits, request, lim.sandbox_user)
+            # The child reads its thread count from request.json; OpenMP and MKL read theirs at import time.
             env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(box / "work"), "LANG": "C.UTF-8",
-                   "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": threads,
-                   "MKL_NUM_THREADS": threads, "DERMA_THREADS": threads, "CUDA_VISIBLE_DEVICES": "",
-                   "TORCH_HOME": torch_home(), "MPLBACKEND": "Agg"}
-            log(f"Grading {submission} ({provenance['label']}) in a sandbox: limit {lim['time_limit_s']} s, "
-                f"{lim['memory_limit_mb']} MB, {threads} thread(s)")
+                   "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": str(lim.threads),
+                   "MKL_NUM_THREADS": str(lim.threads), "CUDA_VISIBLE_DEVICES": "",
+                   "TORCH_HOME": settings.torch_home(), "MPLBACKEND": "Agg"}
+            log(f"Grading {submission} ({provenance['label']}) in a sandbox: limit {lim.time_limit_s:g} s, "
+                f"{lim.memory_limit_mb:g} MB, {lim.threads} thread(s)")
             outcome = sandbox.run([sys.executable, "-I", str(box / "harness" / "child.py")], cwd=box / "work",
-                                  env=env, time_limit_s=lim["time_limit_s"], memory_limit_mb=lim["memory_limit_mb"],
-                                  output_limit_kb=lim["output_limit_kb"], user=user)
+                                  env=env, time_limit_s=lim.time_limit_s, memory_limit_mb=lim.memory_limit_mb,
+                                  output_limit_kb=lim.output_limit_kb, user=lim.sandbox_user)
             status, predictions = _read_outputs(box)
     labels = {s: splits.labels[s] for s in ("val", "test")}
     tests, scored = scoring.score(status, predictions, labels, outcome, rubric)
     score = round(sum(t["score"] for t in tests), 4)
     record.update(
-        score=score, max_score=sum(t["max_score"] for t in tests), tests=tests, metrics=scored,
+        score=score, max_score=rubric.max_score, tests=tests, metrics=scored,
         params=status.get("params"), trainable_params=status.get("trainable_params"),
         history=status.get("history", []), train_seconds=outcome.seconds if predictions is not None else None,
-        rubric=rubric, seconds=time.monotonic() - t0, error=status.get("error"),
+        rubric=rubric.as_dict(), seconds=time.monotonic() - t0, error=status.get("error"),
         sandbox={"isolation": outcome.isolation, "seconds": outcome.seconds, "peak_rss_mb": outcome.peak_rss_mb,
                  "returncode": outcome.returncode, "timed_out": outcome.timed_out,
                  "memory_exceeded": outcome.memory_exceeded, "output_bytes": outcome.output_bytes,

@@ -1,9 +1,8 @@
 """What the grader writes: Gradescope's results.json (with leaderboard), the full record, the report card."""
 import json
-import os
-import shutil
 from pathlib import Path
 
+from grader import resultfile
 from locked import report
 
 LEADERBOARD = (  # (name, metric key in the test metrics or record, order)
@@ -55,42 +54,19 @@ def gradescope(record):
     return results
 
 
-def _write_file(path, text):
-    """Write `path` as a new regular file, atomically, whatever was there before.
-
-    If the output folder is writable by the sandbox user, student code may have planted a symlink (we would
-    write through it, as root), a directory, or a file it keeps open there: remove it and create a fresh file.
-    """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    for old in (tmp, path):
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old)
-        elif old.exists() or old.is_symlink():
-            old.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def write(out_dir, record):
     """Write results.json, grading_record.json and report.txt into out_dir."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _write_file(out / "grading_record.json", json.dumps(record, indent=1, default=str))
-    _write_file(out / "report.txt", report_card(record) + "\n")
-    _write_file(out / "results.json", json.dumps(gradescope(record), indent=1))
+    resultfile.write_atomic(out / "grading_record.json", json.dumps(record, indent=1, default=str))
+    resultfile.write_atomic(out / "report.txt", report_card(record) + "\n")
+    resultfile.write_atomic(out / "results.json", json.dumps(gradescope(record), indent=1))
 
 
 def write_crash(out_dir, err, seconds=0.0):
     """The grader itself failed: still a valid results.json, score 0, and a message that it is not the student's fault."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    message = (f"The grader itself failed ({type(err).__name__}: {err}). This is not a problem with your "
-               "submission: please tell your instructor. Your score is 0 until it is regraded.")
-    results = {"score": 0.0, "execution_time": int(seconds), "output": message, "visibility": "visible",
-               "tests": [{"name": "Grader ran", "score": 0.0, "max_score": 0.0, "status": "failed",
-                          "output": message, "visibility": "visible", "number": "1"}]}
-    _write_file(out / "results.json", json.dumps(results, indent=1))
-    return message
+    results = resultfile.fallback(f"{type(err).__name__}: {err}", seconds)
+    resultfile.write_json(out / "results.json", results)
+    return results["output"]

@@ -1,44 +1,149 @@
-"""Load the rubric: the defaults in grader/rubric.toml, overridden key by key by an instructor's file."""
-import copy
+"""The rubric: grader/rubric.toml, overridden key by key by an instructor's file, checked once into one immutable
+object. Every key is documented in rubric.toml; a wrong one is refused with a message that names it and the fix.
+"""
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
 from locked.submission import DEFAULT_MAX_EPOCHS, PARAM_BUDGET
 
 try:
     import tomllib
-except ModuleNotFoundError:  # Python 3.10 (Gradescope's Ubuntu 22.04)
+except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 DEFAULT = Path(__file__).with_name("rubric.toml")
 CHECKS = ("builds", "output_shape", "param_budget", "preprocessing", "trains", "test_auc", "mel_recall_bonus")
-VISIBILITIES = {"visible", "hidden", "after_due_date", "after_published"}
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+CHECK_PARAMS = {"test_auc": ("target", "floor"), "mel_recall_bonus": ("threshold",)}
 
 
-def _merge(base, override):
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
-    return base
+class RubricError(ValueError):
+    """The rubric cannot be used as written; the message names the key and what to write instead."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    time_limit_s: float        # wall clock for the whole sandbox run
+    memory_limit_mb: float     # the sandboxed process tree
+    output_limit_kb: int       # printed output kept, head and tail
+    threads: int = 1           # torch threads in the sandbox
+    max_epochs: int = DEFAULT_MAX_EPOCHS
+    param_budget: int = PARAM_BUDGET
+    sandbox_user: str = "nobody"
+
+
+@dataclass(frozen=True)
+class Check:
+    key: str
+    name: str
+    points: float
+    visibility: str = "visible"
+    bonus: bool = False        # extra credit: counted in the score, not in the maximum
+    target: float = None       # test_auc: full points at or above
+    floor: float = None        # test_auc: no points at or below
+    threshold: float = None    # mel_recall_bonus: earned at or above
+
+
+@dataclass(frozen=True)
+class Rubric:
+    limits: Limits
+    checks: tuple
+    source: str = str(DEFAULT)
+
+    def check(self, key):
+        return next(c for c in self.checks if c.key == key)
+
+    @property
+    def max_score(self):
+        return sum(c.points for c in self.checks if not c.bonus)
+
+    def with_limits(self, **overrides):
+        """A copy with some limits replaced (None leaves a limit as it is), checked like the file's."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        limits = _limits({**dataclasses.asdict(self.limits), **given}, "command line")
+        return dataclasses.replace(self, limits=limits)
+
+    def as_dict(self):
+        return {"source": self.source, "limits": dataclasses.asdict(self.limits),
+                "checks": {c.key: {k: v for k, v in dataclasses.asdict(c).items() if v is not None and k != "key"}
+                           for c in self.checks}}
+
+
+def _number(where, value, kind, low, high=None, low_open=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
+        raise RubricError(f"{where} = {value!r}: expected a {'whole ' if kind is int else ''}number.")
+    if (value <= low if low_open else value < low) or (high is not None and value > high):
+        span = f"{'>' if low_open else '>='} {low}" + (f" and <= {high}" if high is not None else "")
+        raise RubricError(f"{where} = {value!r}: must be {span}.")
+    return kind(value)
+
+
+def _unknown(section, given, known):
+    extra = sorted(set(given) - set(known))
+    if extra:
+        raise RubricError(f"{section}: unknown key {extra[0]!r}; the keys are {', '.join(known)} "
+                          "(see grader/rubric.toml for what each means).")
+
+
+def _limits(raw, source):
+    known = [f.name for f in dataclasses.fields(Limits)]
+    _unknown(f"{source} [limits]", raw, known)
+    w = f"{source} [limits]"
+    user = raw.get("sandbox_user", "nobody")
+    if not isinstance(user, str) or not user:
+        raise RubricError(f"{w} sandbox_user = {user!r}: give a user name, e.g. \"nobody\".")
+    for key in ("time_limit_s", "memory_limit_mb", "output_limit_kb"):
+        if key not in raw:
+            raise RubricError(f"{w}: {key} is missing; grader/rubric.toml has the default.")
+    return Limits(time_limit_s=_number(f"{w} time_limit_s", raw["time_limit_s"], float, 0, low_open=True),
+                  memory_limit_mb=_number(f"{w} memory_limit_mb", raw["memory_limit_mb"], float, 0, low_open=True),
+                  output_limit_kb=_number(f"{w} output_limit_kb", raw["output_limit_kb"], int, 1),
+                  threads=_number(f"{w} threads", raw.get("threads", 1), int, 1, 64),
+                  max_epochs=_number(f"{w} max_epochs", raw.get("max_epochs", DEFAULT_MAX_EPOCHS), int, 1),
+                  param_budget=_number(f"{w} param_budget", raw.get("param_budget", PARAM_BUDGET), int, 1),
+                  sandbox_user=user)
+
+
+def _check(key, raw, source):
+    where = f"{source} [checks.{key}]"
+    params = CHECK_PARAMS.get(key, ())
+    _unknown(where, raw, ("name", "points", "visibility", "bonus", *params))
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise RubricError(f"{where} name = {name!r}: give the check a name students will read.")
+    if raw.get("visibility", "visible") not in VISIBILITIES:
+        raise RubricError(f"{where} visibility = {raw['visibility']!r}: use one of {', '.join(VISIBILITIES)}.")
+    if not isinstance(raw.get("bonus", False), bool):
+        raise RubricError(f"{where} bonus = {raw['bonus']!r}: use true or false.")
+    values = {p: _number(f"{where} {p}", raw.get(p), float, 0, 1) for p in params}
+    if key == "test_auc" and not values["floor"] < values["target"]:
+        raise RubricError(f"{where}: floor ({values['floor']}) must be below target ({values['target']}).")
+    return Check(key=key, name=name, points=_number(f"{where} points", raw.get("points"), float, 0),
+                 visibility=raw.get("visibility", "visible"), bonus=raw.get("bonus", False), **values)
+
+
+def _read(path):
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise RubricError(f"rubric {path}: cannot be read ({err.strerror}).") from None
+    except tomllib.TOMLDecodeError as err:
+        raise RubricError(f"rubric {path}: not valid TOML ({err}).") from None
 
 
 def load(path=None, **limit_overrides):
-    """The rubric as a dict; `path` overrides the defaults; keyword arguments override [limits]."""
-    rubric = tomllib.loads(DEFAULT.read_text())
-    rubric["limits"].update(max_epochs=DEFAULT_MAX_EPOCHS, param_budget=PARAM_BUDGET)
+    """The checked rubric: the defaults, then `path` key by key, then limit overrides (None = keep)."""
+    raw = _read(DEFAULT)
+    source = str(DEFAULT)
     if path:
-        rubric = _merge(copy.deepcopy(rubric), tomllib.loads(Path(path).read_text()))
-    rubric["limits"].update({k: v for k, v in limit_overrides.items() if v is not None})
-    unknown = set(rubric["checks"]) - set(CHECKS)
-    if unknown:
-        raise ValueError(f"rubric: unknown checks {sorted(unknown)}; the grader knows {list(CHECKS)}.")
-    for key, check in rubric["checks"].items():
-        if check.get("visibility", "visible") not in VISIBILITIES:
-            raise ValueError(f"rubric: checks.{key}.visibility must be one of {sorted(VISIBILITIES)}.")
-        if check.get("points", 0) < 0:
-            raise ValueError(f"rubric: checks.{key}.points must be >= 0.")
-    auc = rubric["checks"]["test_auc"]
-    if not 0 <= auc["floor"] < auc["target"] <= 1:
-        raise ValueError("rubric: checks.test_auc needs 0 <= floor < target <= 1.")
-    return rubric
+        source = str(path)
+        override = _read(path)
+        _unknown(f"rubric {path}", override, ("limits", "checks"))
+        raw["limits"].update(override.get("limits", {}))
+        _unknown(f"rubric {path} [checks]", override.get("checks", {}), CHECKS)
+        for key, fields in override.get("checks", {}).items():
+            raw["checks"][key].update(fields)
+    rubric = Rubric(limits=_limits(raw["limits"], f"rubric {source}"),
+                    checks=tuple(_check(k, raw["checks"][k], f"rubric {source}") for k in CHECKS), source=source)
+    return rubric.with_limits(**limit_overrides)

@@ -63,13 +63,11 @@ def clean_status(status):
 
 
 def _check(key, rubric, passed, output, score=None):
-    spec = rubric["checks"][key]
-    points = float(spec["points"])
-    bonus = key == "mel_recall_bonus"
-    earned = points if passed else 0.0
-    return {"key": key, "name": spec["name"], "score": round(earned if score is None else score, 4),
-            "max_score": 0.0 if bonus else points, "status": "passed" if passed else "failed",
-            "output": output, "visibility": spec.get("visibility", "visible")}
+    spec = rubric.check(key)
+    earned = spec.points if passed else 0.0
+    return {"key": key, "name": spec.name, "score": round(earned if score is None else score, 4),
+            "max_score": 0.0 if spec.bonus else spec.points, "status": "passed" if passed else "failed",
+            "output": output, "visibility": spec.visibility}
 
 
 def _not_run(key, rubric, reason):
@@ -85,18 +83,18 @@ _STAGE_WORDS = {"started": "loading your files", "loaded": "building your model"
 def _failure_reason(status, outcome, limits):
     """Why the child did not finish, in words a student can act on (None if it finished)."""
     if outcome.memory_exceeded:
-        return (f"Your run used more than {limits['memory_limit_mb']} MB of memory (peak seen "
+        return (f"Your run used more than {limits.memory_limit_mb} MB of memory (peak seen "
                 f"{outcome.peak_rss_mb:.0f} MB) and was stopped. Use a smaller model or batch size, and do not "
                 "keep tensors (e.g. every batch's outputs) in Python lists.")
     if outcome.timed_out:
-        return (f"Your run did not finish within the {limits['time_limit_s']} s limit and was stopped "
+        return (f"Your run did not finish within the {limits.time_limit_s} s limit and was stopped "
                 f"(while {_STAGE_WORDS.get(status.get('stage'), 'starting')}). Train for fewer epochs, use a "
                 "smaller model, or look for an infinite loop or a sleep in your files.")
     if "error" in status:
         return status["error"]["message"]
-    if status.get("stage") == "checked" and (status.get("params") or 0) > limits["param_budget"]:
+    if status.get("stage") == "checked" and (status.get("params") or 0) > limits.param_budget:
         return (f"Not trained: your model has {status['params']:,} parameters, over the budget of "
-                f"{limits['param_budget']:,} (see the parameter budget check). Make it smaller and resubmit.")
+                f"{limits.param_budget:,} (see the parameter budget check). Make it smaller and resubmit.")
     if status.get("stage") != "done":
         return (f"Your code ended the grader's process early (exit status {outcome.returncode}, while "
                 f"{_STAGE_WORDS.get(status.get('stage'), 'starting')}), before predictions were made. Remove any "
@@ -106,7 +104,7 @@ def _failure_reason(status, outcome, limits):
 
 def score(status, predictions, labels, outcome, rubric):
     """Return (tests, metrics) where metrics holds the grader-computed val and test metrics (or None)."""
-    limits = rubric["limits"]
+    limits = rubric.limits
     error = status.get("error", {})
     reason = _failure_reason(status, outcome, limits)
     stage = status.get("stage", "start")
@@ -128,7 +126,7 @@ def score(status, predictions, labels, outcome, rubric):
         tests.append(_not_run("output_shape", rubric, "the model did not build."))
 
     if built:
-        params, budget = status["params"], limits["param_budget"]
+        params, budget = status["params"], limits.param_budget
         ok = params <= budget
         tests.append(_check("param_budget", rubric, ok, f"{params:,} parameters (all, frozen included); budget "
                             f"{budget:,}." + ("" if ok else " Your model was not trained: make it smaller "
@@ -152,17 +150,17 @@ def score(status, predictions, labels, outcome, rubric):
     if trained:
         epochs = len(status.get("history", []))
         tests.append(_check("trains", rubric, True, f"Trained {epochs} epochs in {outcome.seconds:.0f} s "
-                            f"(limit {limits['time_limit_s']} s), peak memory {outcome.peak_rss_mb:.0f} MB "
-                            f"(limit {limits['memory_limit_mb']} MB)."))
+                            f"(limit {limits.time_limit_s} s), peak memory {outcome.peak_rss_mb:.0f} MB "
+                            f"(limit {limits.memory_limit_mb} MB)."))
     else:
         tests.append(_check("trains", rubric, False, reason or "Training did not run."))
 
     if trained:
         tests.append(_auc_check(scored["test"]["auc"], rubric))
-        mel, spec = scored["test"]["mel_recall"], rubric["checks"]["mel_recall_bonus"]
-        ok = mel >= spec["threshold"]
+        mel, spec = scored["test"]["mel_recall"], rubric.check("mel_recall_bonus")
+        ok = mel >= spec.threshold
         tests.append(_check("mel_recall_bonus", rubric, ok, f"Test melanoma recall {mel:.3f} (bonus at >= "
-                            f"{spec['threshold']:.2f})." + ("" if ok else " Missing melanomas is the costly error: "
+                            f"{spec.threshold:.2f})." + ("" if ok else " Missing melanomas is the costly error: "
                             "class weights in make_loss() trade a little accuracy for many more melanomas caught.")))
     else:
         for key in ("test_auc", "mel_recall_bonus"):
@@ -171,8 +169,8 @@ def score(status, predictions, labels, outcome, rubric):
 
 
 def _auc_check(auc, rubric):
-    spec = rubric["checks"]["test_auc"]
-    target, floor, points = spec["target"], spec["floor"], float(spec["points"])
+    spec = rubric.check("test_auc")
+    target, floor, points = spec.target, spec.floor, spec.points
     fraction = min(1.0, max(0.0, (auc - floor) / (target - floor)))
     passed = auc >= target
     msg = f"Test macro AUC {auc:.4f}: target {target:.2f} for full points, partial credit above {floor:.2f}."

@@ -20,6 +20,7 @@ from pathlib import Path
 from string import Template
 
 from grader import rubric as rubric_mod
+from locked import settings
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGING = REPO / "packaging"
@@ -28,9 +29,7 @@ ZIP_NAMES = {"gradescope": "gradescope_autograder.zip", "otter": "otter_autograd
              "starter": "student_starter.zip"}
 
 # Fixed locations inside every grading image (Gradescope, Docker, otter): baked once, read at grading time.
-VENV_PYTHON = "/opt/dermamnist/venv/bin/python"
-DATA_ROOT = "/opt/dermamnist/data"
-TORCH_HOME = "/opt/dermamnist/torch"
+VENV_PYTHON, DATA_ROOT, TORCH_HOME = settings.IMAGE_PYTHON, settings.IMAGE_DATA_DIR, settings.IMAGE_TORCH_HOME
 IMAGE_MEMORY_LIMIT_MB = 640  # the sandbox's limit on a 768 MB box (Gradescope's default; `docker run --memory=768m`)
 OTTER_PYTHON_VERSION = "3.11"  # the Python every pin in requirements.txt has wheels for (and CI runs)
 OTTER_ENV_PYTHON = "/root/miniforge3/envs/otter-env/bin/python"  # where otter's setup.sh puts its environment
@@ -136,15 +135,11 @@ def otter_tests(rubric):
     tmpl = {n: Template((PACKAGING / "otter" / n).read_text())
             for n in ("question.py.tmpl", "question_partial.py.tmpl", "question_case.py.tmpl")}
     tests = {}
-    for i, key in enumerate(rubric_mod.CHECKS, 1):
-        spec = rubric["checks"].get(key)
-        if spec is None:
-            continue
-        points = float(spec["points"])
-        points = int(points) if points.is_integer() else points
-        fields = dict(key=key, qname=f"q{i}_{key}", title=spec["name"], points=points,
-                      hidden=spec.get("visibility", "visible") == "hidden")
-        if key == "test_auc":
+    for i, spec in enumerate(rubric.checks, 1):
+        points = int(spec.points) if spec.points.is_integer() else spec.points
+        fields = dict(key=spec.key, qname=f"q{i}_{spec.key}", title=spec.name, points=points,
+                      hidden=spec.visibility == "hidden")
+        if spec.key == "test_auc":
             steps = OTTER_PARTIAL_STEPS
             step = points / steps
             step = int(step) if float(step).is_integer() else round(step, 6)
@@ -245,39 +240,36 @@ def build_otter(out, rubric, rubric_path=None):
 # --- starter kit ----------------------------------------------------------------------------------------------------------
 def _rubric_table(rubric):
     rows = ["| Check | Points | What it takes |", "| --- | --- | --- |"]
-    lim = rubric["limits"]
+    lim = rubric.limits
     what = {
         "builds": "`build_model()` returns a `torch.nn.Module`",
         "output_shape": "a batch of images gives finite logits of shape (N, 7)",
-        "param_budget": f"at most {lim['param_budget']:,} parameters, frozen ones included",
+        "param_budget": f"at most {lim.param_budget:,} parameters, frozen ones included",
         "preprocessing": "`train_transform` output looks like validation's: float (3, 28, 28) in [0, 1]",
-        "trains": f"training + prediction finish within {lim['time_limit_s']:g} s and {lim['memory_limit_mb']:g} MB",
+        "trains": f"training + prediction finish within {lim.time_limit_s:g} s and {lim.memory_limit_mb:g} MB",
     }
-    for key in rubric_mod.CHECKS:
-        spec = rubric["checks"].get(key)
-        if spec is None:
-            continue
-        if key == "test_auc":
-            text = (f"test macro AUC: full points at >= {spec['target']:.2f}, none at <= {spec['floor']:.2f}, "
+    for spec in rubric.checks:
+        if spec.key == "test_auc":
+            text = (f"test macro AUC: full points at >= {spec.target:.2f}, none at <= {spec.floor:.2f}, "
                     "linear in between")
-        elif key == "mel_recall_bonus":
-            text = f"extra credit: test melanoma recall >= {spec['threshold']:.2f}"
+        elif spec.key == "mel_recall_bonus":
+            text = f"test melanoma recall >= {spec.threshold:.2f}"
         else:
-            text = what[key]
-        if spec.get("visibility", "visible") != "visible":
-            text += f" (result shown: {spec['visibility'].replace('_', ' ')})"
-        points = float(spec["points"])
-        rows.append(f"| {spec['name']} | {points:g}{' (bonus)' if key == 'mel_recall_bonus' else ''} | {text} |")
+            text = what[spec.key]
+        if spec.bonus:
+            text = "extra credit: " + text
+        if spec.visibility != "visible":
+            text += f" (result shown: {spec.visibility.replace('_', ' ')})"
+        rows.append(f"| {spec.name} | {spec.points:g}{' (bonus)' if spec.bonus else ''} | {text} |")
     return "\n".join(rows)
 
 
 def student_readme(rubric):
-    lim = rubric["limits"]
-    maximum = sum(float(c["points"]) for k, c in rubric["checks"].items() if k != "mel_recall_bonus")
+    lim = rubric.limits
     return Template((PACKAGING / "starter" / "README.md").read_text()).substitute(
-        rubric_table=_rubric_table(rubric), max_points=f"{maximum:g}", time_limit=f"{lim['time_limit_s']:g}",
-        memory_limit=f"{lim['memory_limit_mb']:g}", max_epochs=lim["max_epochs"],
-        param_budget=f"{lim['param_budget']:,}", auc_target=f"{rubric['checks']['test_auc']['target']:.2f}")
+        rubric_table=_rubric_table(rubric), max_points=f"{rubric.max_score:g}", time_limit=f"{lim.time_limit_s:g}",
+        memory_limit=f"{lim.memory_limit_mb:g}", max_epochs=lim.max_epochs,
+        param_budget=f"{lim.param_budget:,}", auc_target=f"{rubric.check('test_auc').target:.2f}")
 
 
 def build_starter(out, rubric):
@@ -333,7 +325,7 @@ def add_parser(cmds):
 def run(args):
     try:
         build(args.out, args.rubric, tuple(args.only or ARTEFACTS), args.memory_limit, args.time_limit)
-    except (PackageError, ValueError, OSError) as err:
+    except (PackageError, rubric_mod.RubricError, OSError) as err:
         print(f"package: {err}", file=sys.stderr)
         return 1
     return 0

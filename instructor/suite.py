@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from locked import data
+from grader import resultfile
+from locked import data, settings
 from locked.info import TARGET_AUC, TARGET_MEL_RECALL
 
 DEFAULT_OUT = "runs/suite"
@@ -154,9 +155,8 @@ def hardware_label(hw, threads=None):
 
 def weights_cached():
     """True if torchvision's ImageNet ResNet18 file is in the cache the grader hands to the sandbox."""
-    from grader.grade import torch_home
 
-    return bool(glob.glob(os.path.join(torch_home(), "hub", "checkpoints", WEIGHTS_GLOB)))
+    return bool(glob.glob(os.path.join(settings.torch_home(), "hub", "checkpoints", WEIGHTS_GLOB)))
 
 
 # --- what a grading record says ----------------------------------------------------------------------------------
@@ -300,7 +300,8 @@ def run(solutions, out=DEFAULT_OUT, data_dir=None, synthetic=False, only=None, r
     """Grade the experiments; return the suite summary dict (also written to OUT/suite.json)."""
     from tqdm import tqdm
 
-    from grader.grade import DEFAULT_THREADS, grade
+    from grader import rubric as rubric_mod
+    from grader.grade import grade
 
     out = Path(out)
     folders = experiment_folders(solutions, only)
@@ -309,7 +310,7 @@ def run(solutions, out=DEFAULT_OUT, data_dir=None, synthetic=False, only=None, r
     out.mkdir(parents=True, exist_ok=True)
     _save_labels(out, data.read(path, provenance), provenance)
     hw = hardware()
-    threads = threads or DEFAULT_THREADS
+    threads = threads or rubric_mod.load(rubric).limits.threads
     previous = _read_json(out / SUITE) or {}
     previous_runs = previous.get("runs", []) if previous.get("key") == key else []
     t0, graded, resumed, rows = time.monotonic(), [], [], []
@@ -360,9 +361,7 @@ def _write_suite(out, provenance, key, hw, threads, solutions, runs):
     """OUT/suite.json: the data, the machine, every run of the suite, and the current table (after each experiment)."""
     suite = {"data": provenance, "key": key, "hardware": hw, "threads": threads,
              "solutions": str(Path(solutions).resolve()), "runs": runs, "experiments": sort_rows(load_rows(out))}
-    tmp = Path(out) / (SUITE + ".tmp")
-    tmp.write_text(json.dumps(suite, indent=1))
-    tmp.replace(Path(out) / SUITE)
+    resultfile.write_json(Path(out) / SUITE, suite)
 
 
 def _now(ts=None):

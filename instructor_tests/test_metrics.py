@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from locked import metrics
+from locked import engine, metrics
 from locked.info import CANCER_CLASSES, CLASS_NAMES, MEL, NUM_CLASSES, OFFICIAL_COUNTS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -204,9 +204,9 @@ def test_count_parameters_matches_the_published_counts(published):
     baseline = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                              nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                              nn.Flatten(), nn.Linear(16 * 7 * 7, 7))
-    assert metrics.count_parameters(baseline) == params[1] == 6887
-    assert metrics.count_parameters(_bn_cnn()) == params[8]
-    assert metrics.count_parameters(_bn_cnn(hidden_head=True)) == params[10]
+    assert engine.count_parameters(baseline) == params[1] == 6887
+    assert engine.count_parameters(_bn_cnn()) == params[8]
+    assert engine.count_parameters(_bn_cnn(hidden_head=True)) == params[10]
     # Experiment 24: ResNet18 with the whole backbone frozen still counts 11,180,103 parameters.
     with torch.device("meta"):  # shapes only: no memory, no slow weight initialisation
         frozen = resnet18(weights=None)
@@ -214,16 +214,16 @@ def test_count_parameters_matches_the_published_counts(published):
     for name, p in frozen.named_parameters():
         p.requires_grad = name.startswith("fc.")
     assert sum(p.numel() for p in frozen.parameters() if p.requires_grad) == 512 * 7 + 7
-    assert metrics.count_parameters(frozen) == params[24] == 11_180_103
+    assert engine.count_parameters(frozen) == params[24] == 11_180_103
 
 
 def test_count_parameters_counts_frozen_parameters():
     model = nn.Sequential(nn.Linear(10, 5), nn.ReLU(), nn.Linear(5, 7))  # 55 + 42
-    assert metrics.count_parameters(model) == 97
+    assert engine.count_parameters(model) == 97
     for p in model[0].parameters():
         p.requires_grad = False
-    assert metrics.count_parameters(model) == 97
-    assert isinstance(metrics.count_parameters(model), int)
+    assert engine.count_parameters(model) == 97
+    assert isinstance(engine.count_parameters(model), int)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def test_cli_refuses_a_broken_rubric(tmp_path):
     bad = tmp_path / "rubric.toml"
     bad.write_text("[checks.test_auc]\ntarget = 0.7\nfloor = 0.8\n")
     proc = run([sys.executable, "-m", "instructor", "package", "--out", str(tmp_path / "dist"), "--rubric", str(bad)])
-    assert proc.returncode == 1 and "floor < target" in proc.stderr
+    assert proc.returncode == 1 and "floor (0.8) must be below target (0.7)" in proc.stderr
     assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())
 
 
@@ -94,8 +94,8 @@ def test_starter_holds_the_kit_and_nothing_of_the_instructors(starter):
 def test_starter_readme_says_what_is_graded(starter):
     readme = (starter[2] / "README.md").read_text()
     rubric = rubric_mod.load()
-    for check in rubric["checks"].values():
-        assert f"| {check['name']} | {float(check['points']):g}" in readme
+    for check in rubric.checks:
+        assert f"| {check.name} | {check.points:g}" in readme
     for words in ("python -m locked.train", "python -m pytest tests", "student/", "shutil.make_archive",
                   "Normalize", "12,000,000", "640 MB", "0.90"):
         assert words in readme, words

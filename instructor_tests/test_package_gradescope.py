@@ -7,8 +7,8 @@ grader's sandbox, on the synthetic stand-in (scale 0.2) and a short time limit.
 
 Uploads: the good, trapped and broken submissions of instructor_tests/package_submissions/ each go through the
 whole pipeline once, in a different accepted form (flat files, a zip of student/, a folder), so every submission
-and every form is graded end to end; the full 3 x 3 matrix of forms is checked at intake, which is where the form
-matters, without training nine times. The broken upload's run drops CAP_SYS_ADMIN first, as a container does.
+and every form is graded end to end; the full 3 x 3 matrix of forms is checked by the discovery rule (locked/upload.py), which is where the
+form matters, without training nine times. The broken upload's run drops CAP_SYS_ADMIN first, as a container does.
 Every failure path (nothing gradable, a grader that crashes or hangs, no Python at all) must still leave a
 results.json that passes the schema check of platform_facts.md.
 """
@@ -23,8 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import intake, package
 from grader import rubric as rubric_mod
+from instructor import package
+from locked import upload as upload_rule
 
 REPO = Path(__file__).resolve().parents[1]
 SUBMISSIONS = REPO / "instructor_tests" / "package_submissions"
@@ -114,7 +115,7 @@ def by_name(results):
     return {t["name"]: t for t in results["tests"]}
 
 
-CHECK_NAMES = {k: c["name"] for k, c in rubric_mod.load()["checks"].items()}
+CHECK_NAMES = {c.key: c.name for c in rubric_mod.load().checks}
 
 
 # --- the zip ---------------------------------------------------------------------------------------------------------------
@@ -167,21 +168,11 @@ def test_custom_rubric_ships_and_is_used(tmp_path):
 @pytest.mark.parametrize("kind", ("good", "trap", "broken"))
 def test_every_form_reaches_the_two_files(kind, form, tmp_path):
     sub = upload(SUBMISSIONS / kind, form, tmp_path / "submission")
-    target = run_grader.locate(sub)
-    ignored = intake.collect(target, tmp_path / "kept", tmp_path / "scratch")
+    ignored = upload_rule.collect(sub, tmp_path / "kept").ignored
     for name in ("model.py", "train_config.py"):
         assert (tmp_path / "kept" / name).read_bytes() == (SUBMISSIONS / kind / name).read_bytes()
     if form == "zip":
         assert [f for f in ignored if f.endswith("notes.ipynb")]
-
-
-def test_locate_prefers_student_and_ignores_macosx(tmp_path):
-    for folder in ("__MACOSX/student", "b/student", "a/other"):
-        for name in ("model.py", "train_config.py"):
-            (tmp_path / folder).mkdir(parents=True, exist_ok=True)
-            (tmp_path / folder / name).write_text("")
-    assert run_grader.locate(tmp_path) == tmp_path / "b" / "student"
-    assert run_grader.locate(tmp_path / "nothing-here.zip") == tmp_path / "nothing-here.zip"
 
 
 # --- the whole pipeline, as Gradescope runs it -------------------------------------------------------------------------------

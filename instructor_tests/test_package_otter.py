@@ -25,8 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 SUBMISSIONS = REPO / "instructor_tests" / "package_submissions"
 TIME_LIMIT_S = 120
 RUBRIC = rubric_mod.load()
-QUESTIONS = {f"q{i}_{key}": key for i, key in enumerate(rubric_mod.CHECKS, 1)}
-POINTS = {q: float(RUBRIC["checks"][k]["points"]) for q, k in QUESTIONS.items()}
+QUESTIONS = {f"q{i}_{c.key}": c.key for i, c in enumerate(RUBRIC.checks, 1)}
+POINTS = {q: RUBRIC.check(k).points for q, k in QUESTIONS.items()}
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # otter's traitlets, when it is imported here
 
 
@@ -59,7 +59,7 @@ def poisoned_locked():
 def otter_run(otter_zip, submission, tmp_path, synthetic_root):
     out = tmp_path / "otter-out"
     out.mkdir()
-    env = {**os.environ, "DERMAMNIST_SYNTHETIC": "1", "DERMAMNIST_SYNTHETIC_SCALE": "0.2",
+    env = {**os.environ, "DERMA_SYNTHETIC": "1", "DERMA_SYNTHETIC_SCALE": "0.2",
            "DERMAMNIST_ROOT": str(synthetic_root), "DERMA_TIME_LIMIT_S": str(TIME_LIMIT_S),
            "PYTHONPATH": str(otter_zip.parent)}  # dist/dermamnist_otter_plugin.py, as packaging/README.md says
     proc = subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(otter_zip), "-o", str(out),

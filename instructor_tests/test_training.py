@@ -208,7 +208,7 @@ def test_a_diverging_config_is_reported(small_splits, tmp_path):
 
 def test_command_line_run_prints_the_report_and_writes_the_record(synthetic_root, small_splits, baseline, tmp_path):
     out = tmp_path / "run.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DERMAMNIST_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DERMA_", "DERMAMNIST_"))}
     env.update(DERMAMNIST_ROOT=str(synthetic_root), DERMA_THREADS="1",
                DERMAMNIST_SYNTHETIC_SCALE=str(small_splits.provenance["scale"]))
     proc = subprocess.run([sys.executable, "-m", "locked.train", "--synthetic", "--submission", "student",

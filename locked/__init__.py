@@ -5,6 +5,7 @@ Layout (each idea in one file):
     data.py         load the official splits, or the synthetic stand-in; say which
     synthetic.py    deterministic offline dataset in the exact medmnist npz format
     transforms.py   the fixed validation/test transform
+    upload.py       where the two student files are in an upload (folder or zip): the one rule
     submission.py   load and validate a student's model.py + train_config.py
     consistency.py  train-vs-validation preprocessing check (the Normalize trap)
     engine.py       seeding, device, the training loop, prediction

@@ -4,21 +4,21 @@ The file is medmnist's own `dermamnist.npz` (downloaded and md5-checked by medmn
 with numpy using medmnist's keys ({split}_images, {split}_labels), exactly what medmnist.DermaMNIST exposes as
 .imgs and .labels, because medmnist's dataset class imports torch and the grader's parent must not.
 
-Where the data lives: `--data-dir`, else $DERMAMNIST_ROOT, else medmnist's own (~/.medmnist).
-Offline switch: `--synthetic` or DERMAMNIST_SYNTHETIC=1, honoured by every entry point through `want_synthetic`.
+Where the data lives: `--data-dir`, else $DERMA_DATA_DIR, else medmnist's own (~/.medmnist).
+Offline switch: `--synthetic` or DERMA_SYNTHETIC=1, honoured by every entry point through `want_synthetic`.
+(Environment variables are read in locked/settings.py.)
 """
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from locked import synthetic
+from locked import settings, synthetic
 from locked.info import DEFAULT_ROOT, FLAG, IMAGE_SHAPE, NUM_CLASSES, OFFICIAL_MD5, SPLITS
 
-ENV_ROOT = "DERMAMNIST_ROOT"
-ENV_SYNTHETIC = "DERMAMNIST_SYNTHETIC"
-ENV_SYNTHETIC_SCALE = "DERMAMNIST_SYNTHETIC_SCALE"
+ENV_ROOT = "DERMA_DATA_DIR"
+ENV_SYNTHETIC = "DERMA_SYNTHETIC"
+ENV_SYNTHETIC_SCALE = "DERMA_SYNTHETIC_SCALE"
 
 
 class DataUnavailable(RuntimeError):
@@ -37,12 +37,12 @@ class Splits:
 
 
 def want_synthetic(flag=False):
-    """True if the caller asked for synthetic data, by flag or by DERMAMNIST_SYNTHETIC=1."""
-    return bool(flag) or os.environ.get(ENV_SYNTHETIC, "").strip().lower() in {"1", "true", "yes"}
+    """True if the caller asked for synthetic data, by flag or by DERMA_SYNTHETIC=1."""
+    return bool(flag) or settings.flag(ENV_SYNTHETIC)
 
 
 def data_root(data_dir=None):
-    return Path(data_dir or os.environ.get(ENV_ROOT) or DEFAULT_ROOT).expanduser()
+    return Path(data_dir).expanduser() if data_dir else settings.path(ENV_ROOT) or Path(DEFAULT_ROOT).expanduser()
 
 
 def md5sum(path):
@@ -63,7 +63,7 @@ def locate(data_dir=None, synthetic_data=False, scale=None):
     """Find (or make, or download) the npz file; return its path and provenance."""
     root = data_root(data_dir)
     if want_synthetic(synthetic_data):
-        scale = float(scale or os.environ.get(ENV_SYNTHETIC_SCALE) or 1.0)
+        scale = float(scale or settings.number(ENV_SYNTHETIC_SCALE, 1.0, minimum=0.001))
         root = root / "synthetic" / f"scale-{scale:g}"
         path = synthetic.write(root, scale=scale)
         provenance = {"kind": "synthetic", "label": f"SYNTHETIC stand-in (scale {scale:g}), not DermaMNIST",

@@ -8,7 +8,6 @@ batches are laid out channels-last (NHWC) when the model gives the same logits t
 """
 import copy
 import math
-import os
 import random
 import time
 
@@ -20,7 +19,7 @@ from tqdm import tqdm
 from locked.info import NUM_CLASSES
 from locked.submission import SubmissionError, describe_exception
 from locked.transforms import VAL_TRANSFORM
-from locked import weights
+from locked import settings, weights
 
 SEED = 0
 EVAL_BATCH = 128  # measured fastest on CPU: large enough to amortise per-batch overhead, small enough to stay in cache
@@ -30,10 +29,15 @@ DIVERGED_LOSS = 1e6
 
 
 def pin_threads(n=None):
-    """Fix torch's intra-op thread count (env DERMA_THREADS, else 2). Call before training starts."""
-    n = int(n or os.environ.get("DERMA_THREADS") or 2)
+    """Fix torch's intra-op thread count (`n`, else $DERMA_THREADS, else 2). Call before training starts."""
+    n = n or settings.number("DERMA_THREADS", 2, kind=int, minimum=1)
     torch.set_num_threads(n)
     return n
+
+
+def count_parameters(model, trainable_only=False):
+    """All parameters, frozen ones included (the course's definition); or only those the optimizer trains."""
+    return int(sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only))
 
 
 def seed_everything(seed=SEED):
@@ -44,7 +48,7 @@ def seed_everything(seed=SEED):
 
 def pick_device(name=None):
     """CUDA, then Apple MPS, then CPU; DERMA_DEVICE or `name` overrides (the grader always uses 'cpu')."""
-    name = name or os.environ.get("DERMA_DEVICE")
+    name = name or settings.text("DERMA_DEVICE")
     if name:
         return torch.device(name)
     if torch.cuda.is_available():

@@ -101,7 +101,3 @@ def balanced_accuracy(per_class):
     """Mean of the seven per-class recalls (a majority-class model scores 1/7)."""
     return float(np.mean([per_class[c]["recall"] for c in CLASS_NAMES]))
 
-
-def count_parameters(model):
-    """All parameters, frozen ones included (the course's definition)."""
-    return int(sum(p.numel() for p in model.parameters()))

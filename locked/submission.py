@@ -41,20 +41,6 @@ class Submission:
     make_scheduler: object
 
 
-def find_folder(path):
-    """The folder holding the two student files: `path` itself or `path/student`."""
-    path = Path(path)
-    for folder in (path, path / "student"):
-        if all((folder / f).is_file() for f in STUDENT_FILES):
-            return folder
-    found = sorted(p.name for p in path.iterdir()) if path.is_dir() else []
-    raise SubmissionError(
-        "files",
-        f"Could not find {' and '.join(STUDENT_FILES)} in {path} or {path / 'student'} (found: {found or 'nothing'}). "
-        "Submit the two files from your student/ folder, either on their own or inside student/.",
-    )
-
-
 def describe_exception(err, folder):
     """'file.py line N, in f: Type: message', pointing at the deepest frame in the student's own files."""
     folder = str(Path(folder).resolve())
@@ -65,7 +51,8 @@ def describe_exception(err, folder):
     return f"{where}{type(err).__name__}: {err}"
 
 
-def _import_file(folder, filename):
+def import_file(folder, filename):
+    """Import one student file as a module of its own name (train_config.py may `import model`)."""
     path = folder / filename
     name = path.stem
     spec = importlib.util.spec_from_file_location(name, path)
@@ -91,6 +78,11 @@ def _import_file(folder, filename):
     return module
 
 
+def import_files(folder):
+    """(model module, train_config module) of the two files in `folder`, imported in that order."""
+    return import_file(folder, "model.py"), import_file(folder, "train_config.py")
+
+
 def _positive_int(config, name, upper, hint):
     value = getattr(config, name)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -102,10 +94,12 @@ def _positive_int(config, name, upper, hint):
 
 
 def load(path, max_epochs=DEFAULT_MAX_EPOCHS):
-    """Import the two files and check the config's names, types and ranges (not yet the objects they build)."""
+    """Import the two files and check the config's names, types and ranges (not yet the objects they build).
+    `path` is a folder upload: the files flat, in student/, or as locked/upload.py's rule finds them."""
+    from locked.upload import find_folder  # upload.py imports this module
+
     folder = find_folder(path)
-    model_module = _import_file(folder, "model.py")
-    config = _import_file(folder, "train_config.py")
+    model_module, config = import_files(folder)
     build_model = getattr(model_module, "build_model", None)
     if not callable(build_model):
         raise SubmissionError("import", "model.py must define a function build_model() that returns your "

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from locked import data, engine, metrics, report, submission, weights
+from locked import data, engine, metrics, report, settings, submission, weights
 from locked.info import TARGET_AUC, TARGET_MEL_RECALL
 
 
@@ -20,7 +20,7 @@ def run(folder, splits, device=None, log=print, progress=True, max_epochs=submis
     engine.seed_everything()
     sub = submission.load(folder, max_epochs=max_epochs)
     model = engine.build_model(sub)
-    params = metrics.count_parameters(model)
+    params = engine.count_parameters(model)
     device = engine.pick_device(device)
     log(f"Model: {type(model).__name__}, {params:,} parameters; device {device}, {threads} threads; "
         f"{sub.epochs} epochs, batch {sub.batch_size}")
@@ -38,14 +38,14 @@ def run(folder, splits, device=None, log=print, progress=True, max_epochs=submis
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m locked.train", description=__doc__.splitlines()[0])
     ap.add_argument("--submission", default="student", help="folder with model.py and train_config.py")
-    ap.add_argument("--data-dir", help="folder holding dermamnist.npz (default: $DERMAMNIST_ROOT or ~/.medmnist)")
+    ap.add_argument("--data-dir", help="folder holding dermamnist.npz (default: $DERMA_DATA_DIR or ~/.medmnist)")
     ap.add_argument("--synthetic", action="store_true", help="offline: use the synthetic stand-in, not real data")
     ap.add_argument("--device", help="cpu, cuda or mps (default: the fastest available)")
     ap.add_argument("--out", help="where to write the run's JSON (default: runs/<submission>.json)")
     args = ap.parse_args(argv)
     try:
         splits = data.load(args.data_dir, args.synthetic)
-    except data.DataUnavailable as err:
+    except (data.DataUnavailable, settings.SettingError) as err:
         print(err, file=sys.stderr)
         return 2
     print(report.data_banner(splits.provenance))

@@ -4,7 +4,6 @@ Which submission: `pytest tests --submission DIR`, else $DERMA_SUBMISSION, else 
 Data: a small synthetic stand-in for DermaMNIST made in memory by locked.synthetic; nothing is downloaded.
 A failed check prints only its message (what was found, what was expected, why): the fix is in that text.
 """
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +16,9 @@ if str(ROOT) not in sys.path:  # plain `pytest tests/` (not `python -m pytest`) 
     sys.path.insert(0, str(ROOT))
 
 from locked import submission as contract  # noqa: E402
-from locked import synthetic  # noqa: E402
+from locked import settings, synthetic, upload  # noqa: E402
 from locked.info import NUM_CLASSES  # noqa: E402
 
-ENV_SUBMISSION = "DERMA_SUBMISSION"
 DEFAULT_SUBMISSION = ROOT / "student"
 SYNTHETIC_SCALE = 0.05  # about 350 training images: enough for every check, generated in a fraction of a second
 HERE = Path(__file__).resolve().parent
@@ -28,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 
 def pytest_addoption(parser):
     parser.addoption("--submission", metavar="DIR", default=None,
-                     help=f"folder with model.py and train_config.py to check (default: ${ENV_SUBMISSION}, "
+                     help=f"folder with model.py and train_config.py to check (default: $DERMA_SUBMISSION, "
                           f"else {DEFAULT_SUBMISSION})")
 
 
@@ -74,17 +72,16 @@ class Loaded:
         raise AssertionError(f"Could not load your submission from {self.path}:\n{self.error}")
 
 
-def load_submission(path):
+def load_submission(path, scratch):
     try:
-        return Loaded(path, sub=contract.load(path))
+        return Loaded(path, sub=contract.load(upload.find_folder(path, scratch)))
     except contract.SubmissionError as err:
         if err.check != "config":
             return Loaded(path, error=err)
         loaded = Loaded(path, error=err)
     try:
-        folder = contract.find_folder(path)
-        model_module = contract._import_file(folder, "model.py")
-        config = contract._import_file(folder, "train_config.py")
+        folder = upload.find_folder(path, scratch)
+        model_module, config = contract.import_files(folder)
     except contract.SubmissionError:
         return loaded
     loaded.parts = contract.Submission(
@@ -96,13 +93,14 @@ def load_submission(path):
 
 @pytest.fixture(scope="session")
 def submission_path(request):
-    return Path(request.config.getoption("--submission") or os.environ.get(ENV_SUBMISSION) or DEFAULT_SUBMISSION)
+    return Path(request.config.getoption("--submission") or settings.path("DERMA_SUBMISSION") or DEFAULT_SUBMISSION)
 
 
 @pytest.fixture(scope="session")
-def loaded(submission_path):
-    """Loaded once per run; each check asks it for what it needs with loaded.get(...)."""
-    return load_submission(submission_path)
+def loaded(submission_path, tmp_path_factory):
+    """Loaded once per run; each check asks it for what it needs with loaded.get(...). A zip is read by the
+    grader's own rule (locked/upload.py) into a scratch folder."""
+    return load_submission(submission_path, tmp_path_factory.mktemp("upload"))
 
 
 @dataclass

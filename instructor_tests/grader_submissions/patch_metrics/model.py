@@ -6,7 +6,8 @@ predictions), so none of this may change the grade.
 import sklearn.metrics
 import torch.nn as nn
 
-import locked.metrics  # the sandbox's copy of the grader's metrics module
+import locked.engine  # the sandbox's copies of the grader's modules
+import locked.metrics
 
 
 def _perfect(*args, **kwargs):
@@ -16,8 +17,8 @@ def _perfect(*args, **kwargs):
 sklearn.metrics.roc_auc_score = _perfect
 locked.metrics.roc_auc_score = _perfect
 locked.metrics.evaluate = lambda y_true, proba: {"auc": 1.0, "mel_recall": 1.0, "cancer_sensitivity": 1.0}
-locked.metrics.count_parameters = lambda model: 1  # "my model is tiny"
-print("patch_metrics: patched sklearn.metrics and locked.metrics", flush=True)
+locked.engine.count_parameters = lambda model, trainable_only=False: 1  # "my model is tiny"
+print("patch_metrics: patched sklearn.metrics, locked.metrics and locked.engine", flush=True)
 
 
 def build_model():

@@ -1,0 +1,61 @@
+"""The rubric is checked once into one immutable object; a wrong key or value names itself and the fix."""
+import dataclasses
+
+import pytest
+
+from grader import rubric as rubric_mod
+from locked import settings
+
+
+def _load(tmp_path, text):
+    path = tmp_path / "rubric.toml"
+    path.write_text(text)
+    return rubric_mod.load(path)
+
+
+def test_defaults_load_into_an_immutable_object():
+    rubric = rubric_mod.load()
+    assert rubric.limits.threads == 1 and rubric.limits.sandbox_user == "nobody"
+    assert rubric.max_score == 90 and rubric.check("mel_recall_bonus").bonus
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rubric.limits.time_limit_s = 1
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[limits]\ntime_limt_s = 100\n", "unknown key 'time_limt_s'; the keys are time_limit_s"),
+    ("[limits]\nmemory_limit_mb = -5\n", "[limits] memory_limit_mb = -5: must be > 0"),
+    ("[limits]\nthreads = 2.5\n", "[limits] threads = 2.5: expected a whole number"),
+    ("[limits]\nsandbox_user = \"\"\n", "sandbox_user = '': give a user name"),
+    ("[checks.test_aucc]\npoints = 1\n", "unknown key 'test_aucc'"),
+    ("[checks.trains]\nvisibility = \"secret\"\n", "visibility = 'secret': use one of visible, hidden"),
+    ("[checks.trains]\nbonus = \"yes\"\n", "bonus = 'yes': use true or false"),
+    ("[checks.trains]\nthreshold = 0.5\n", "[checks.trains]: unknown key 'threshold'"),
+    ("[checks.test_auc]\ntarget = 1.5\n", "target = 1.5: must be >= 0 and <= 1"),
+    ("[limits\n", "not valid TOML"),
+])
+def test_a_wrong_rubric_names_the_key_and_the_fix(tmp_path, text, words):
+    with pytest.raises(rubric_mod.RubricError) as err:
+        _load(tmp_path, text)
+    assert words in str(err.value) and "rubric.toml" in str(err.value)
+
+
+def test_the_bonus_is_a_flag_not_a_key_name(tmp_path):
+    rubric = _load(tmp_path, "[checks.mel_recall_bonus]\nbonus = false\n[checks.trains]\nbonus = true\n")
+    assert rubric.max_score == 90 + 10 - 10
+
+
+def test_command_line_limits_are_checked_like_the_file():
+    assert rubric_mod.load(time_limit_s=60).limits.time_limit_s == 60
+    with pytest.raises(rubric_mod.RubricError, match="time_limit_s = -1"):
+        rubric_mod.load(time_limit_s=-1)
+
+
+def test_settings_name_the_variable_and_keep_old_names():
+    assert settings.flag("DERMA_SYNTHETIC", {"DERMAMNIST_SYNTHETIC": "1"}) is True
+    assert settings.flag("DERMA_SYNTHETIC", {"DERMAMNIST_SYNTHETIC": "1", "DERMA_SYNTHETIC": "0"}) is False
+    with pytest.raises(settings.SettingError, match="DERMA_SYNTHETIC='maybe'"):
+        settings.flag("DERMA_SYNTHETIC", {"DERMA_SYNTHETIC": "maybe"})
+    with pytest.raises(settings.SettingError, match="DERMA_THREADS='two' is not a whole number"):
+        settings.number("DERMA_THREADS", 2, kind=int, environ={"DERMA_THREADS": "two"})
+    with pytest.raises(settings.SettingError, match="DERMA_SYNTHETIC_SCALE='0' is below its minimum"):
+        settings.number("DERMA_SYNTHETIC_SCALE", 1.0, minimum=0.001, environ={"DERMAMNIST_SYNTHETIC_SCALE": "0"})

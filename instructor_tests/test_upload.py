@@ -1,0 +1,175 @@
+"""The one submission-discovery rule (locked/upload.py): a table of upload layouts, and the same verdict on every
+path that grades or checks an upload (the grader's command line, run_grader.py, the public checks)."""
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from locked import upload
+from locked.submission import SubmissionError
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+HONEST = HERE / "grader_submissions" / "honest"
+TWO = {n: (HONEST / n).read_bytes() for n in ("model.py", "train_config.py")}
+
+
+def _folder(root, prefix, extra=None):
+    for name, data in {**{f"{prefix}{n}": d for n, d in TWO.items()}, **(extra or {})}.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def _write(path, data):
+    """Write one file (making its folder); return `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _zip(path, prefix, extra=None, sep="/"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in {**{f"{prefix}{n}": d for n, d in TWO.items()}, **(extra or {})}.items():
+            zf.writestr(name.replace("/", sep), data)
+    return path
+
+
+ACCEPTED = {  # layout -> (builder(tmp) -> upload path, where the files are reported, ignored files)
+    "flat folder": (lambda t: _folder(t / "up", ""), ".", []),
+    "folder with student/": (lambda t: _folder(t / "up", "student/", {"README.md": b"x"}), "student", ["README.md"]),
+    "nested folder up/a/student/": (lambda t: _folder(t / "up", "a/b/student/"), "a/b/student", []),
+    "lone zip in a folder": (lambda t: _zip(t / "up" / "hw.zip", "student/").parent, "student", []),
+    "zip, files flat": (lambda t: _zip(t / "s.zip", "", {"notes.txt": b"n"}), ".", ["notes.txt"]),
+    "zip of student/": (lambda t: _zip(t / "s.zip", "student/"), "student", []),
+    "zip of Downloads/x/student/": (lambda t: _zip(t / "s.zip", "Downloads/x/student/"), "Downloads/x/student", []),
+    "zip with __MACOSX entries": (lambda t: _zip(t / "s.zip", "student/", {"__MACOSX/student/._model.py": b"\0",
+                                                                           "__MACOSX/student/model.py": b"\0",
+                                                                           "__MACOSX/student/train_config.py": b"\0"}),
+                                  "student", []),
+    "zip with backslash paths (PowerShell 5.1)": (lambda t: _zip(t / "s.zip", "student/", sep="\\"), "student", []),
+    "zip with a path escape": (lambda t: _zip(t / "s.zip", "", {"../../escaped.py": b"x"}), ".", []),
+}
+
+REFUSED = {  # layout -> (builder, words the refusal must contain)
+    "duplicates at two depths": (lambda t: _folder(_folder(t / "up", "a/"), "a/student/"), "in 2 places"),
+    "zipped duplicates": (lambda t: _zip(t / "s.zip", "a/", {f"a/student/{n}": d for n, d in TWO.items()}),
+                          "in 2 places"),
+    "too deep": (lambda t: _folder(t / "up", "a/b/c/d/"), "4 folders deep"),
+    "one file only": (lambda t: _write(t / "up" / "model.py", TWO["model.py"]).parent, "no train_config.py"),
+    "nothing of ours": (lambda t: _write(t / "up" / "my_model.py", b"1").parent, "found: my_model.py"),
+    "corrupt zip": (lambda t: _write(t / "s.zip", _zip(t / "ok.zip", "").read_bytes()[:-30]),
+                    "could not be read as a zip"),
+    "not a zip": (lambda t: _write(t / "model.txt", b"x"), "is not a zip or a folder"),
+    "file over 1 MB": (lambda t: _zip(t / "s.zip", "", {"model.py": b"#" * 2_000_000}),
+                       "over 1,000,000 bytes"),
+    "too many entries": (lambda t: _zip(t / "s.zip", "", {f"f{i}": b"" for i in range(upload.MAX_ENTRIES + 1)}),
+                         "entries; the limit is"),
+}
+
+
+@pytest.mark.parametrize("layout", ACCEPTED)
+def test_accepted_layouts(layout, tmp_path):
+    build, where, ignored = ACCEPTED[layout]
+    found = upload.collect(build(tmp_path), tmp_path / "dest")
+    assert found.where == where and found.ignored_summary() == ignored
+    assert {p.name: p.read_bytes() for p in (tmp_path / "dest").iterdir()} == TWO
+    assert not (tmp_path / "escaped.py").exists()
+
+
+@pytest.mark.parametrize("layout", REFUSED)
+def test_refused_layouts_say_why_and_how(layout, tmp_path):
+    build, words = REFUSED[layout]
+    with pytest.raises(SubmissionError) as err:
+        upload.read(build(tmp_path))
+    assert words in str(err.value) and "Submit model.py and train_config.py" in str(err.value)
+
+
+def test_an_encrypted_zip_is_refused(tmp_path):
+    path = _zip(tmp_path / "s.zip", "")
+    raw = bytearray(path.read_bytes())
+    for sig, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # set the "encrypted" bit in every header
+        start = 0
+        while (start := raw.find(sig, start)) >= 0:
+            raw[start + flag_at] |= 1
+            start += 4
+    path.write_bytes(bytes(raw))
+    with pytest.raises(SubmissionError, match="encrypted; make the zip again without a password"):
+        upload.read(path)
+
+
+def test_a_compressed_bomb_costs_only_what_is_read(tmp_path):
+    """A 1 GB model.py that compresses to a few MB is refused after reading 1 MB of it; nothing is extracted."""
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("model.py", "w", force_zip64=True) as f:
+            for _ in range(1024):
+                f.write(b"#" * (1 << 20))
+        zf.writestr("train_config.py", b"")
+    assert path.stat().st_size < 5_000_000
+    with pytest.raises(SubmissionError, match="over 1,000,000 bytes"):
+        upload.read(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.zip"]
+
+
+def test_the_ignored_list_is_capped(tmp_path):
+    found = upload.read(_zip(tmp_path / "s.zip", "", {f"junk/{i:04}.txt": b"" for i in range(5000)}))
+    summary = found.ignored_summary()
+    assert len(summary) == upload.MAX_LISTED + 1 and summary[-1] == f"... and {5000 - upload.MAX_LISTED:,} more"
+
+
+def test_symlinks_in_a_folder_upload_are_not_followed(tmp_path):
+    up = tmp_path / "up"
+    (up / "student").mkdir(parents=True)
+    secret = tmp_path / "secret.py"
+    secret.write_text("labels = 1\n")
+    (up / "student" / "model.py").symlink_to(secret)
+    (up / "student" / "train_config.py").write_bytes(TWO["train_config.py"])
+    with pytest.raises(SubmissionError, match="no model.py"):
+        upload.read(up)
+
+
+# --- the same verdict on every path ------------------------------------------------------------------------------
+
+@pytest.fixture
+def duplicate_zip(tmp_path):
+    return REFUSED["zipped duplicates"][0](tmp_path)
+
+
+def test_grader_command_line_refuses_by_the_rule(duplicate_zip, tmp_path, synthetic_root):
+    env = {**os.environ, "DERMA_SYNTHETIC_SCALE": "0.2"}
+    subprocess.run([sys.executable, "-m", "grader", "grade", str(duplicate_zip), "--synthetic", "--data-dir",
+                    str(synthetic_root), "--out", str(tmp_path / "out")], cwd=REPO, env=env, check=True,
+                   capture_output=True, timeout=300)
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["score"] == 0 and "in 2 places" in results["output"]
+
+
+def test_run_grader_refuses_by_the_rule(duplicate_zip, tmp_path, synthetic_root):
+    env = {**os.environ, "DERMA_SYNTHETIC": "1", "DERMA_SYNTHETIC_SCALE": "0.2", "DERMA_DATA_DIR": str(synthetic_root)}
+    subprocess.run([sys.executable, str(REPO / "packaging" / "run_grader.py"), "--submission", str(duplicate_zip),
+                    "--results", str(tmp_path / "res")], cwd=tmp_path, env=env, check=True, capture_output=True,
+                   timeout=300)
+    results = json.loads((tmp_path / "res" / "results.json").read_text())
+    assert results["score"] == 0 and "in 2 places" in results["output"]
+
+
+def _public_checks(target):
+    return subprocess.run([sys.executable, "-m", "pytest", "tests/", "-q", "-k", "builds", "--submission",
+                           str(target)], cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def test_public_checks_refuse_by_the_rule(duplicate_zip):
+    proc = _public_checks(duplicate_zip)
+    assert proc.returncode != 0 and "in 2 places" in proc.stdout
+
+
+def test_public_checks_read_a_nested_zip_like_the_grader(tmp_path):
+    proc = _public_checks(ACCEPTED["zip of Downloads/x/student/"][0](tmp_path))
+    assert proc.returncode == 0, proc.stdout[-2000:]

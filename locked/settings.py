@@ -1,0 +1,84 @@
+"""Every environment variable the project reads, in one place and under one prefix, checked when read.
+
+    DERMA_DATA_DIR            folder holding dermamnist.npz (default: medmnist's ~/.medmnist)
+    DERMA_SYNTHETIC           1/true/yes: use the synthetic stand-in everywhere (student run, tests, grader)
+    DERMA_SYNTHETIC_SCALE     size of the stand-in as a fraction of DermaMNIST's (default 1)
+    DERMA_THREADS             torch threads for the student's own run (default 2; the grader uses the rubric's)
+    DERMA_DEVICE              cpu, cuda or mps for the student's own run (default: the fastest available)
+    DERMA_SUBMISSION          folder or zip the public checks look at (default: student/)
+    DERMA_RUBRIC              rubric TOML for packaging/run_grader.py (relative to its --source)
+    DERMA_TIME_LIMIT_S        override the rubric's time_limit_s in run_grader.py
+    DERMA_MEMORY_LIMIT_MB     override the rubric's memory_limit_mb in run_grader.py
+    DERMA_WATCHDOG_MARGIN_S   seconds run_grader.py allows the grader beyond the sandbox time limit (default 180)
+    TORCH_HOME, XDG_CACHE_HOME  torch's own: where pretrained weights are cached
+
+Older names still work, with the new name winning when both are set: DERMAMNIST_ROOT (DERMA_DATA_DIR),
+DERMAMNIST_SYNTHETIC (DERMA_SYNTHETIC), DERMAMNIST_SYNTHETIC_SCALE (DERMA_SYNTHETIC_SCALE).
+
+A bad value raises SettingError naming the variable, its value and what it accepts. Standard library only:
+packaging/run_grader.py reads its settings here too.
+"""
+import os
+from pathlib import Path
+
+OLD_NAMES = {"DERMA_DATA_DIR": "DERMAMNIST_ROOT", "DERMA_SYNTHETIC": "DERMAMNIST_SYNTHETIC",
+             "DERMA_SYNTHETIC_SCALE": "DERMAMNIST_SYNTHETIC_SCALE"}
+
+# Where every grading image (Gradescope, Docker, otter) keeps what it bakes in. Shell scripts and generated files
+# get these from instructor/package.py; nothing else spells them out.
+IMAGE_ROOT = "/opt/dermamnist"
+IMAGE_DATA_DIR = f"{IMAGE_ROOT}/data"
+IMAGE_TORCH_HOME = f"{IMAGE_ROOT}/torch"
+IMAGE_PYTHON = f"{IMAGE_ROOT}/venv/bin/python"
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
+
+
+class SettingError(ValueError):
+    """An environment variable holds a value the project cannot use."""
+
+
+def text(name, environ=None):
+    """The variable's value, stripped (its older name's if only that is set), or None when unset or empty."""
+    environ = os.environ if environ is None else environ
+    for key in (name, OLD_NAMES.get(name)):
+        value = environ.get(key, "").strip() if key else ""
+        if value:
+            return value
+    return None
+
+
+def flag(name, environ=None):
+    value = (text(name, environ) or "").lower()
+    if value not in _TRUE | _FALSE:
+        raise SettingError(f"{name}={value!r}: use 1 to switch it on or 0 (or leave it unset) to switch it off.")
+    return value in _TRUE
+
+
+def number(name, default=None, kind=float, minimum=None, environ=None):
+    """The variable as a number (`kind`), `default` when unset; a value below `minimum` is refused."""
+    value = text(name, environ)
+    if value is None:
+        return default
+    try:
+        result = kind(value)
+    except ValueError:
+        raise SettingError(f"{name}={value!r} is not a {'whole ' if kind is int else ''}number; "
+                           f"unset it or give e.g. {name}={default if default is not None else 1}.") from None
+    if minimum is not None and result < minimum:
+        raise SettingError(f"{name}={value!r} is below its minimum of {minimum}.")
+    return result
+
+
+def path(name, environ=None):
+    value = text(name, environ)
+    return Path(value).expanduser() if value else None
+
+
+def torch_home(environ=None):
+    """Where torchvision caches pretrained weights (torch's own rule), found without importing torch."""
+    environ = os.environ if environ is None else environ
+    if environ.get("TORCH_HOME"):
+        return environ["TORCH_HOME"]
+    cache = environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(cache, "torch")
