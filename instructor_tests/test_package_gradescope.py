@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import rubric as rubric_mod
+from grader import resultfile, rubric as rubric_mod
 from instructor import package
 from locked import upload as upload_rule
 
@@ -107,7 +107,7 @@ def run_autograder(root, data_root, container=False, **env_overrides):
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=TIME_LIMIT_S + 120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = json.loads((root / "results" / "results.json").read_text())
-    assert run_grader.validate_results(results) == [], results
+    assert resultfile.validate_results(results) == [], results
     return results, proc.stdout + proc.stderr
 
 
@@ -249,7 +249,7 @@ def test_schema_check_catches_what_gradescope_rejects():
                                     "visibility": "after_due_date", "number": "1", "tags": ["x"]}],
           "leaderboard": [{"name": "AUC", "value": 0.9, "order": "desc"}, {"name": "Team", "value": "x"}],
           "stdout_visibility": "hidden", "output_format": "md"}
-    assert run_grader.validate_results(ok) == []
+    assert resultfile.validate_results(ok) == []
     bad = [
         ({**ok, "score": float("nan")}, "score"),
         ({**ok, "visibility": "public"}, "visibility"),
@@ -262,6 +262,6 @@ def test_schema_check_catches_what_gradescope_rejects():
         ([], "object"),
     ]
     for results, word in bad:
-        problems = run_grader.validate_results(results)
+        problems = resultfile.validate_results(results)
         assert problems and any(word in p for p in problems), (results, problems)
 
