@@ -1,4 +1,4 @@
-"""What a student installs and receives: the two requirements files, the Python version claim, the starter kit's baseline.
+"""What a student installs and receives: two requirements files, the Python version claim, the baseline kit.
 
 - requirements-student.txt is minimal (no otter-grader, no plotting) and pins exactly what requirements.txt pins;
 - README, starter README and pyproject state one Python floor, this interpreter meets it, and the README's one-line
@@ -68,7 +68,7 @@ def test_the_one_line_check_explains_an_old_python_in_one_line(readme):
     assert ok.returncode == 0 and ok.stdout == ok.stderr == ""
     fake = "import sys; sys.version_info = (3, 10, 12); sys.version = '3.10.12 (main)'; "
     old = subprocess.run([sys.executable, "-c", fake + code], capture_output=True, text=True)
-    assert old.returncode == 1 and old.stderr == "Python 3.11+ is needed; this is 3.10.12\n"
+    assert old.returncode == 1 and old.stderr == "Python 3.11+ needed, not 3.10.12\n"
 
 
 @pytest.fixture

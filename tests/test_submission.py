@@ -2,8 +2,8 @@
 
 Each check is something the grader relies on, or a way a run goes silently wrong. A failure names the file, what
 was found, what was expected and why it matters. Each problem is reported once, by the check it belongs to; a check
-that builds on a failed one is skipped, and says which one to fix first. Passing them does not mean you beat the baseline: only training
-(`python -m locked.train`) tells you that.
+that builds on a failed one is skipped, and says which one to fix first. Passing them does not mean you beat the
+baseline: only training (`python -m locked.train`) tells you that.
 
 PYTEST_DONT_REWRITE: plain asserts, so a failure shows the teaching message exactly as written.
 """
