@@ -3,12 +3,14 @@
     dist/gradescope_autograder.zip   Gradescope "zip file upload": setup.sh + run_autograder at the root, the grader
     dist/otter_autograder.zip        `otter generate` output: tests from the rubric, the driver, the grader inside
                                      (+ dist/dermamnist_otter_plugin.py, for `PYTHONPATH=dist otter run ...`)
-    dist/student_starter.zip         the baseline student/, locked/, public tests/, requirements, the student README
+    dist/student_starter.zip         the baseline student/, locked/, public tests/, the student's requirements,
+                                     the student README
 
 Support files live in packaging/ (walkthrough: packaging/README.md). Zips are reproducible: sorted entries, fixed
 timestamps, explicit permissions. Nothing from solutions/, instructor_tests/ or an instructor's rubric file goes
 into the starter kit (checked here, at build time).
 """
+import ast
 import hashlib
 import json
 import shutil
@@ -273,12 +275,24 @@ def student_readme(rubric):
 
 
 def build_starter(out, rubric):
+    """The student starter kit. Its student/ is the course's baseline: student/'s code must equal experiment 01's
+    (docstrings and comments may differ: student/'s teach), else nothing is built, so an instructor's experiment
+    left in student/ never reaches the class."""
+    baseline = REPO / "solutions" / "exp_01_baseline"
+    for name in ("model.py", "train_config.py"):
+        ours, course = (REPO / "student" / name), baseline / name
+        if _code(ours) != _code(course):
+            raise PackageError(
+                f"student/{name} is not the course baseline: its code differs from {course.relative_to(REPO)}, and "
+                "the starter kit must hand students the baseline, not an edited copy. Restore it (`git checkout "
+                f"student/{name}`, or copy the code of {course.relative_to(REPO)}), then package again.")
     top = "dermamnist_starter"
     z = _Zip(Path(out) / ZIP_NAMES["starter"])
     z.bytes(f"{top}/README.md", student_readme(rubric))
     z.file(f"{top}/pytest.ini", PACKAGING / "starter" / "pytest.ini")
-    z.file(f"{top}/requirements.txt", REPO / "requirements.txt")
-    z.tree(f"{top}/student", REPO / "student")
+    z.file(f"{top}/requirements.txt", REPO / "requirements-student.txt")  # the student's install: no otter, no plots
+    for name in ("README.md", "model.py", "train_config.py"):
+        z.file(f"{top}/student/{name}", REPO / "student" / name)
     z.tree(f"{top}/locked", REPO / "locked")
     z.tree(f"{top}/tests", REPO / "tests")
     leaked = [n for n in z.names if any(n[len(top) + 1:].startswith(f) or n.endswith("/" + f)
@@ -288,6 +302,17 @@ def build_starter(out, rubric):
         z.path.unlink()
         raise PackageError(f"the starter kit would contain instructor files: {leaked}")
     return z.path
+
+
+def _code(path):
+    """A Python file's code without docstrings or comments (its AST), to compare what two files do."""
+    tree = ast.parse(Path(path).read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
 
 
 # --- all of it ----------------------------------------------------------------------------------------------------------

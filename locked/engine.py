@@ -7,6 +7,7 @@ the student's train transform still runs per sample, per epoch, with its own ran
 batches are laid out channels-last (NHWC) when the model gives the same logits that way (see `_channels_last_ok`).
 """
 import copy
+import inspect
 import math
 import random
 import time
@@ -16,7 +17,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from locked.info import NUM_CLASSES
+from locked.info import NUM_CLASSES, SPLIT_SIZES
 from locked.submission import SubmissionError, describe_exception
 from locked.transforms import VAL_TRANSFORM
 from locked import settings, weights
@@ -90,8 +91,27 @@ def build_model(sub):
     return model
 
 
-def make_training_objects(sub, model, class_counts):
-    """The student's optimizer, loss and scheduler, checked for the types the loop relies on."""
+def epoch_batches(order, batch_size):
+    """One epoch's batches of indices, in `order`. A lone last sample is dropped: it breaks BatchNorm in train mode."""
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches.pop()
+    return batches
+
+
+def steps_per_epoch(n_train, batch_size):
+    """Optimizer steps per epoch on `n_train` images: what make_scheduler(optimizer, steps_per_epoch) receives."""
+    return len(epoch_batches(range(n_train), batch_size))
+
+
+def make_training_objects(sub, model, class_counts, n_steps=None):
+    """The student's optimizer, loss and scheduler, checked for the types the loop relies on.
+
+    `n_steps`, optimizer steps per epoch (default: on the official training split), goes to make_scheduler if it
+    takes a `steps_per_epoch` argument.
+    """
+    if n_steps is None:
+        n_steps = steps_per_epoch(SPLIT_SIZES["train"], sub.batch_size)
     optimizer = _student_call(sub, "config", "make_optimizer(model) in train_config.py", sub.make_optimizer, model)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise SubmissionError("config", f"make_optimizer(model) must return a torch.optim optimizer; got "
@@ -101,11 +121,62 @@ def make_training_objects(sub, model, class_counts):
     if not callable(criterion):
         raise SubmissionError("config", f"make_loss(class_counts) must return a loss such as nn.CrossEntropyLoss(); "
                               f"got {type(criterion).__name__}.")
-    scheduler = _student_call(sub, "config", "make_scheduler(optimizer) in train_config.py", sub.make_scheduler, optimizer)
+    try:
+        wants_steps = "steps_per_epoch" in inspect.signature(sub.make_scheduler).parameters
+    except (TypeError, ValueError):  # no signature to read (a builtin): call it with the optimizer alone
+        wants_steps = False
+    extra = {"steps_per_epoch": n_steps} if wants_steps else {}
+    scheduler = _student_call(sub, "config", "make_scheduler(optimizer) in train_config.py",
+                              lambda: sub.make_scheduler(optimizer, **extra))
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise SubmissionError("config", "make_scheduler(optimizer) must return a torch.optim.lr_scheduler object "
                               f"or None; got {type(scheduler).__name__}.")
+    check_scheduler_step(sub, scheduler, n_steps)
     return optimizer, criterion, scheduler
+
+
+def check_scheduler_step(sub, scheduler, n_steps):
+    """Refuse a scheduler that SCHEDULER_STEP would step wrongly: it would crash mid-run or train silently worse."""
+    if scheduler is None:
+        return
+    lr_scheduler = torch.optim.lr_scheduler
+    name, mode = type(scheduler).__name__, sub.scheduler_step
+    plateau = isinstance(scheduler, lr_scheduler.ReduceLROnPlateau)
+    declared = f"train_config.py: make_scheduler() returns {name} and SCHEDULER_STEP is {mode!r}"
+    if plateau and mode != "val_loss":
+        raise SubmissionError("config", f"{declared}, but ReduceLROnPlateau lowers the learning rate when a "
+                              "metric stops improving, so its step() needs that metric. Add `SCHEDULER_STEP = "
+                              "\"val_loss\"` to train_config.py: the loop then calls scheduler.step(val_loss) after "
+                              "each epoch's validation.")
+    if mode == "val_loss" and not plateau:
+        raise SubmissionError("config", f"{declared}: the loop would call scheduler.step(val_loss), and only "
+                              f"ReduceLROnPlateau takes a metric ({name} would read the loss as an epoch number). "
+                              f"Set SCHEDULER_STEP = \"epoch\" (or \"batch\") for {name}, or return "
+                              "ReduceLROnPlateau(optimizer).")
+    if plateau and scheduler.mode != "min":
+        raise SubmissionError("config", f"{declared} with mode={scheduler.mode!r}: the validation loss should "
+                              "fall, so mode='max' would cut the learning rate exactly while training goes well. "
+                              "Use ReduceLROnPlateau(optimizer, mode='min') (the default).")
+    if isinstance(scheduler, lr_scheduler.OneCycleLR):
+        steps = sub.epochs * (n_steps if mode == "batch" else 1)
+        if scheduler.total_steps != steps:
+            per = f"{sub.epochs} epochs x {n_steps} batches" if mode == "batch" else f"{sub.epochs} epochs"
+            fate = (f"it would stop training with an error at step {scheduler.total_steps + 1}"
+                    if scheduler.total_steps < steps else "it would never finish its cycle, and the learning rate "
+                    "would stay near its warm-up value")
+            raise SubmissionError("config", f"{declared}, so it will be stepped {steps} times ({per}), but it was "
+                                  f"built for {scheduler.total_steps} steps: {fate}. OneCycleLR is a per-batch "
+                                  "schedule: set SCHEDULER_STEP = \"batch\" and build it with "
+                                  "`def make_scheduler(optimizer, steps_per_epoch): return OneCycleLR(optimizer, "
+                                  "max_lr=0.1, epochs=EPOCHS, steps_per_epoch=steps_per_epoch)`.")
+
+
+def step_scheduler(sub, scheduler, when, val_loss=None):
+    """Step the scheduler if SCHEDULER_STEP is `when`, one of locked.submission.SCHEDULER_STEPS."""
+    if scheduler is None or sub.scheduler_step != when:
+        return
+    args = (val_loss,) if when == "val_loss" else ()
+    _student_call(sub, "train", f"scheduler.step({'val_loss' if args else ''})", scheduler.step, *args)
 
 
 def to_val_tensor(images):
@@ -162,7 +233,8 @@ def fit(sub, model, splits, device, log=print, progress=True):
     train_y = torch.as_tensor(splits.labels["train"])
     val_x, val_y = to_val_tensor(splits.images["val"]), torch.as_tensor(splits.labels["val"])
     pil_images = [Image.fromarray(img) for img in splits.images["train"]]
-    optimizer, criterion, scheduler = make_training_objects(sub, model, splits.class_counts("train"))
+    optimizer, criterion, scheduler = make_training_objects(sub, model, splits.class_counts("train"),
+                                                            steps_per_epoch(len(pil_images), sub.batch_size))
     model.to(device)
     channels_last = _channels_last_ok(model, device)
     shuffle = torch.Generator().manual_seed(SEED)
@@ -171,9 +243,7 @@ def fit(sub, model, splits, device, log=print, progress=True):
         t0 = time.perf_counter()
         model.train()
         order = torch.randperm(n, generator=shuffle).tolist()  # plain ints index the image list faster than 0-d tensors
-        batches = [order[i:i + sub.batch_size] for i in range(0, n, sub.batch_size)]
-        if len(batches) > 1 and len(batches[-1]) == 1:
-            batches.pop()  # a lone last sample breaks BatchNorm in train mode; dropping one image is harmless
+        batches = epoch_batches(order, sub.batch_size)
         loss_sum, correct, seen = 0.0, 0, 0
         for step, idx in enumerate(tqdm(batches, desc=f"epoch {epoch}/{sub.epochs}", leave=False,
                                         disable=None if progress else True, unit="batch")):
@@ -191,13 +261,14 @@ def fit(sub, model, splits, device, log=print, progress=True):
                                       f"lr={lr}); try 10x smaller, e.g. Adam(lr=1e-3) or SGD(lr=0.01).")
             _student_call(sub, "train", "loss.backward()", loss.backward)
             _student_call(sub, "train", "optimizer.step()", optimizer.step)
+            step_scheduler(sub, scheduler, "batch")
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == y).sum().item()
             seen += len(idx)
-        if scheduler is not None:
-            _student_call(sub, "train", "scheduler.step()", scheduler.step)
+        step_scheduler(sub, scheduler, "epoch")
         val_logits = torch.from_numpy(predict_logits(model, val_x, device))
         val_loss = torch.nn.functional.cross_entropy(val_logits, val_y).item()
+        step_scheduler(sub, scheduler, "val_loss", val_loss)
         row = {"epoch": epoch, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                "val_loss": val_loss if math.isfinite(val_loss) else None,
                "val_acc": (val_logits.argmax(1) == val_y).float().mean().item(),

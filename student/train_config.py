@@ -8,7 +8,9 @@ The locked training loop (locked/engine.py) reads these and does, in order:
     for epoch in range(EPOCHS):
         for images, labels in batches of BATCH_SIZE, each image passed through train_transform:
             loss = criterion(model(images), labels); loss.backward(); optimizer.step()
-        scheduler.step()                            # once per epoch, if you made one
+            scheduler.step()                        # only with SCHEDULER_STEP = "batch"
+        scheduler.step()                            # once per epoch, if you made one (the default)
+        scheduler.step(val_loss)                    # instead, with SCHEDULER_STEP = "val_loss"
 Validation and test images always go through transforms.ToTensor() only (pixels in [0, 1]); you cannot change that.
 """
 import torch
@@ -44,6 +46,13 @@ def make_loss(class_counts):
 
 
 def make_scheduler(optimizer):
-    """How the learning rate changes over epochs; stepped once per epoch. None keeps it constant.
-    Try torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=EPOCHS)."""
+    """How the learning rate changes during training. None keeps it constant.
+    Try torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=EPOCHS): stepped once per epoch, the default.
+    Other schedulers are stepped differently; say which with a line SCHEDULER_STEP = ... above this function:
+      "epoch"     scheduler.step() after every epoch (the default; CosineAnnealingLR, StepLR)
+      "batch"     scheduler.step() after every optimizer step (OneCycleLR, a warm-up). Take a second argument,
+                  def make_scheduler(optimizer, steps_per_epoch), to know how many steps an epoch has, e.g.
+                  OneCycleLR(optimizer, max_lr=0.1, epochs=EPOCHS, steps_per_epoch=steps_per_epoch)
+      "val_loss"  scheduler.step(val_loss) after every epoch's validation (ReduceLROnPlateau(optimizer))
+    A scheduler stepped the wrong way is refused before training, with the setting it needs."""
     return None

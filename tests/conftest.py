@@ -30,13 +30,52 @@ def pytest_addoption(parser):
                           f"else {DEFAULT_SUBMISSION})")
 
 
+#: check -> the failed check that stopped it (itself when it failed). Each error is reported once, by the check it
+#: belongs to; a check that builds on a failed one is skipped, and its skip message names the check to fix first.
+BLOCKED = {}
+MODEL_CHECK, CONFIG_CHECK = "test_model_builds", "test_config_is_valid"
+
+
+class Blocked(pytest.skip.Exception):
+    """Skip the running check because `cause`, an earlier check, failed."""
+
+    def __init__(self, cause):
+        super().__init__(f"skipped because {cause} failed")
+        self.cause = cause
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    """Show skip reasons in the summary (`-rs`): each says which failed check to fix first."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and "s" not in reporter.reportchars:
+        reporter.reportchars += "s"
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Show a failed check as its teaching message alone, not as a traceback through the test's code."""
     report = (yield).get_result()
-    if (report.failed and call.excinfo is not None and call.excinfo.errisinstance(AssertionError)
-            and Path(str(item.fspath)).resolve().parent == HERE):
+    if Path(str(item.fspath)).resolve().parent != HERE or call.when != "call":
+        return
+    if report.failed:
+        BLOCKED[item.name] = item.name
+    elif call.excinfo is not None and call.excinfo.errisinstance(Blocked):
+        BLOCKED[item.name] = cause = call.excinfo.value.cause
+        report.longrepr = (str(item.path), item.location[1] + 1,
+                           f"{item.name}: skipped because {cause} failed; fix what it reports and this check runs")
+    if report.failed and call.excinfo is not None and call.excinfo.errisinstance(AssertionError):
         report.longrepr = str(call.excinfo.value)
+
+
+@pytest.fixture
+def after(request):
+    """after(check, ...): skip the running check if a check it builds on failed (or was skipped for a failure)."""
+    def require(*checks):
+        for check in checks:
+            if check in BLOCKED:
+                raise Blocked(BLOCKED[check])
+    return require
 
 
 @pytest.fixture(autouse=True)
@@ -52,42 +91,55 @@ def one_torch_thread():
 
 @dataclass
 class Loaded:
-    """The submission as locked.submission.load() sees it.
+    """The submission as locked.submission.load() sees it, split by file so each error is reported where it is.
 
-    When only a config value is wrong (say BATCH_SIZE = 0), load() refuses the whole submission; `parts` then holds
-    the raw objects from the two files, so the checks that do not depend on that value still run and the config
-    check alone reports it.
+    load() stops at the first problem. Then `parts` holds whatever the two files do define, so the checks that do not
+    depend on the problem still run: a NameError in train_config.py does not stop the model checks, and an invalid
+    BATCH_SIZE does not stop the train_transform check.
     """
     path: Path
-    sub: object = None      # locked.submission.Submission, fully checked; None if load() failed
-    error: Exception = None  # the SubmissionError from load()
-    parts: object = None    # Submission built from the raw files after a "config" error, else None
+    sub: object = None           # locked.submission.Submission, fully checked; None if load() failed
+    parts: object = None         # Submission of the raw objects the files define, after load() failed
+    model_error: Exception = None   # why model.py (or the folder) cannot be used: test_model_builds reports it
+    config_error: Exception = None  # why train_config.py cannot be used: test_config_is_valid reports it
 
     def get(self, *needs):
-        """The submission for a check that uses the attributes `needs`; fails the check if it cannot load."""
+        """The submission for a check that uses the attributes `needs`; skips the check if one is missing."""
         if self.sub is not None:
             return self.sub
-        if self.parts is not None and all(callable(getattr(self.parts, n, None)) for n in needs):
-            return self.parts
-        raise AssertionError(f"Could not load your submission from {self.path}:\n{self.error}")
+        for need in needs:
+            if not callable(getattr(self.parts, need, None)):
+                owner = MODEL_CHECK if need == "build_model" or self.config_error is None else CONFIG_CHECK
+                raise Blocked(owner)
+        return self.parts
 
 
 def load_submission(path, scratch):
     try:
         return Loaded(path, sub=contract.load(upload.find_folder(path, scratch)))
     except contract.SubmissionError as err:
-        if err.check != "config":
-            return Loaded(path, error=err)
-        loaded = Loaded(path, error=err)
+        error = err
+    folder = model = config = None
+    config_error = None
     try:
         folder = upload.find_folder(path, scratch)
-        model_module, config = contract.import_files(folder)
+        model = contract.import_file(folder, "model.py")
     except contract.SubmissionError:
-        return loaded
-    loaded.parts = contract.Submission(
-        folder, getattr(model_module, "build_model", None), getattr(config, "EPOCHS", None),
-        getattr(config, "BATCH_SIZE", None), *(getattr(config, name, None) for name in
-                                                ("train_transform", "make_optimizer", "make_loss", "make_scheduler")))
+        pass
+    if folder is not None:
+        try:
+            config = contract.import_file(folder, "train_config.py")
+        except contract.SubmissionError as err:
+            config_error = err
+    build_model = getattr(model, "build_model", None)
+    loaded = Loaded(path, parts=contract.Submission(
+        folder, build_model, getattr(config, "EPOCHS", None), getattr(config, "BATCH_SIZE", None),
+        *(getattr(config, name, None) for name in ("train_transform", "make_optimizer", "make_loss", "make_scheduler")),
+        getattr(config, "SCHEDULER_STEP", "epoch")))
+    if callable(build_model):  # load() checks model.py first: its error is about train_config.py
+        loaded.config_error = error
+    else:
+        loaded.model_error, loaded.config_error = error, config_error
     return loaded
 
 
