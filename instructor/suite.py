@@ -1,14 +1,18 @@
 """`python -m instructor suite solutions/`: grade every experiment folder through the isolated grader, resumably.
 
 Each experiment is graded by grader.grade.grade (sandboxed child, parent-side scoring), exactly as a student's
-submission would be, into OUT/<experiment>/ (results.json, grading_record.json, report.txt, predictions.npz with the
-val and test probabilities, experiment.json with what the experiment is and where it was graded). OUT/labels.npz
-holds the val and test labels for the ensembles of `python -m instructor report`; OUT/suite.json logs every run.
+submission would be, N at a time (-j, default one per core), each in its own worker process (instructor/worker.py),
+into OUT/<experiment>/ (results.json, grading_record.json, report.txt, predictions.npz with the val and test
+probabilities, experiment.json with what the experiment is and where it was graded, grader.log). The same runner
+(grade_all) grades a class export (instructor/classroom.py): a class folder is a suite folder of submissions.
+OUT/labels.npz holds the val and test labels for the ensembles of `python -m instructor report`; OUT/suite.json logs
+every run.
 
-Resumable: an experiment whose grading_record.json was made from the same data (same provenance key) is not graded
-again unless --rerun. An experiment skipped because its pretrained weights were missing is retried once they are
-in the cache. Experiments that need weights that cannot be loaded are reported as skipped, with the fix; the child
-raises WeightsUnavailable instead of training from random initialisation, so nothing is trained silently.
+Resumable: an experiment whose grading_record.json was made from the same data (same provenance key), from the same
+two files and with the same rubric checks is not graded again unless --rerun. An experiment skipped because its
+pretrained weights were missing is retried once they are in the cache. Experiments that need weights that cannot be
+loaded are reported as skipped, with the fix; the child raises WeightsUnavailable instead of training from random
+initialisation, so nothing is trained silently.
 
 The parent never imports torch (see grader/grade.py): this module only reads records and numpy arrays.
 """
