@@ -126,6 +126,9 @@ def discover(export):
     if (export / GRADESCOPE_METADATA).exists():
         metadata = read_metadata(export / GRADESCOPE_METADATA)
         for folder, meta in metadata.items():
+            if folder in (".", "..") or "/" in folder or "\\" in folder:
+                notes.append(f"{folder!r}: listed in {GRADESCOPE_METADATA} but not a folder name, not graded")
+                continue
             names = "; ".join(s["name"] or "?" for s in meta["students"])
             info = {"name": names, "num": None, "chapter": "", "source": "gradescope", "submission_folder": folder,
                     **meta}

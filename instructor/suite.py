@@ -355,6 +355,8 @@ def grade_all(entries, out, data_dir=None, synthetic=False, rerun=False, rubric=
     rules = rubric_mod.load(rubric, threads=threads, time_limit_s=time_limit, memory_limit_mb=memory_limit)
     threads, checks = rules.limits.threads, rules.as_dict()["checks"]
     jobs = jobs or worker.default_jobs(threads)
+    if jobs < 1:
+        raise SystemExit(f"-j {jobs}: give the number of sandboxes to run at once, 1 or more.")
     out.mkdir(parents=True, exist_ok=True)
     _save_labels(out, data.read(path, provenance), provenance)
     hw = hardware()
@@ -411,7 +413,11 @@ def grade_all(entries, out, data_dir=None, synthetic=False, rerun=False, rubric=
             for future in as_completed(futures):
                 entry = futures[future]
                 exp_dir, info = out / entry["id"], entry["info"]
-                _, seconds, note = future.result()
+                try:
+                    _, seconds, note = future.result()
+                except Exception as err:  # the runner could not start or watch this one: the others go on
+                    seconds, note = 0.0, f"{type(err).__name__}: {err}"
+                    exp_dir.mkdir(parents=True, exist_ok=True)
                 record = _read_json(exp_dir / RECORD)
                 info.update(graded_on=hw, threads=threads, jobs=jobs, graded_at=_now(), worker_seconds=seconds)
                 (exp_dir / EXPERIMENT).write_text(json.dumps(info, indent=1))

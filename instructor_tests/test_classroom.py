@@ -119,6 +119,13 @@ def test_export_that_is_not_a_class_is_refused_with_the_fix(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(classroom.ExportError, match="holds no submissions"):
         classroom.discover(tmp_path / "empty")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "submission_metadata.yml").write_text(METADATA.replace("submission_6:", "../../etc:"))
+    _copy("honest", outside / "submission_1")
+    entries, notes = classroom.discover(outside)
+    assert all(e["submission"].parent == outside for e in entries)  # a listed path never leaves the export
+    assert "'../../etc': listed in submission_metadata.yml but not a folder name, not graded" in notes
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "submission_metadata.yml").write_text("just a string\n")
