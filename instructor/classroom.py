@@ -285,7 +285,7 @@ def report_html(out, book, ctx, notes=()):
              (f"test AUC >= {TARGET_AUC:.2f}", f"{sum(r['test_auc'] >= TARGET_AUC for r in ok)}", ""),
              ("deployable", f"{len(candidates)}", f"AUC target and melanoma recall >= {TARGET_MEL_RECALL:.1f}")]
     if scores:
-        cards.insert(1, ("median score", f"{sorted(scores)[len(scores) // 2]:g}", f"of {max_score:g}"
+        cards.insert(1, ("median score", f"{sorted(scores)[len(scores) // 2]:.1f}", f"of {max_score:g}"
                          if max_score else ""))
     card_html = "".join(f'<div class="card"><div class="k">{esc(k)}</div><div class="v">{esc(v)}</div>'
                         f'<div class="d">{esc(d)}</div></div>' for k, v, d in cards)
