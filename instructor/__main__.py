@@ -1,14 +1,15 @@
-"""Command line: `python -m instructor {suite,report,package} ...` (each subcommand imports its module when run)."""
+"""Command line: `python -m instructor {suite,grade-class,report,package} ...` (each subcommand imports its module
+when run)."""
 import argparse
 import sys
 
-from instructor import package, report, suite
+from instructor import classroom, package, report, suite
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m instructor")
     cmds = ap.add_subparsers(dest="command", required=True)
-    for module in (suite, report, package):
+    for module in (suite, classroom, report, package):
         module.add_parser(cmds)
     args = ap.parse_args(argv)
     return args.run(args)

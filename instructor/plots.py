@@ -1,6 +1,7 @@
 """The report's figures, as inline PNG (base64) strings. matplotlib with the Agg backend: no display, no network.
 
-Each function takes the suite rows (instructor.suite.summary_row dicts, ok rows only) and returns a data: URI.
+Each function takes the suite rows (instructor.suite.summary_row dicts, ok rows only) or plain numbers and returns
+a data: URI. The suite report (report.py) and the class report (classroom.py) share them.
 """
 import base64
 import io
@@ -80,22 +81,42 @@ def _scatter_labels(ax, xs, ys, rows):
         ax.annotate(_short(r), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
 
 
-def auc_vs_mel(rows):
-    """AUC against melanoma recall, with the danger zone (misses most melanomas) shaded."""
+def auc_vs_mel(rows, split="val", annotate=True):
+    """AUC against melanoma recall on `split`, with the danger zone (misses most melanomas) shaded; each point
+    labelled with its experiment number when `annotate` (a class of 150 is left unlabelled)."""
+    words = {"val": "validation", "test": "test"}[split]
     fig, ax = plt.subplots(figsize=(6.2, 4.4))
-    xs, ys = [r["val_mel_recall"] for r in rows], [r["val_auc"] for r in rows]
+    xs, ys = [r[f"{split}_mel_recall"] for r in rows], [r[f"{split}_auc"] for r in rows]
     lo = min(ys + [0.5]) - 0.03
     ax.axvspan(-0.02, TARGET_MEL_RECALL, color=DANGER, alpha=0.10, lw=0)
     ax.text(0.01, 0.995, f"danger zone: misses more than half\nthe melanomas (recall < {TARGET_MEL_RECALL:.1f})",
             transform=ax.get_xaxis_transform(), va="top", fontsize=8, color=DANGER)
     ax.axhline(TARGET_AUC, color="black", ls="--", lw=1)
-    ax.scatter(xs, ys, c=[mel_colour(x) for x in xs], edgecolor="black", lw=0.5, s=40, zorder=3)
-    _scatter_labels(ax, xs, ys, rows)
+    ax.scatter(xs, ys, c=[mel_colour(x) for x in xs], edgecolor="black", lw=0.5, s=40 if annotate else 24,
+               zorder=3, alpha=1 if annotate else 0.8)
+    if annotate:
+        _scatter_labels(ax, xs, ys, rows)
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(lo, 1.0)
-    ax.set_xlabel("validation melanoma recall")
-    ax.set_ylabel("validation macro AUC")
+    ax.set_xlabel(f"{words} melanoma recall")
+    ax.set_ylabel(f"{words} macro AUC")
     ax.set_title("Ranking (AUC) vs catching melanoma (recall)")
+    return _png(fig)
+
+
+def histogram(values, xlabel, title, lines=(), bins=20):
+    """How a class is spread on one number (score, AUC); `lines` are (x, label) marks such as a target."""
+    fig, ax = plt.subplots(figsize=(6.2, 3.6))
+    values = [v for v in values if v is not None]
+    if values:
+        ax.hist(values, bins=bins, color="#4c78a8", edgecolor="white")
+    for x, label in lines:
+        ax.axvline(x, color="black", ls="--", lw=1)
+        ax.text(x, 0.98, f" {label}", transform=ax.get_xaxis_transform(), va="top", fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("submissions")
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_title(f"{title} (n = {len(values)})")
     return _png(fig)
 
 

@@ -1,19 +1,24 @@
 """`python -m instructor suite solutions/`: grade every experiment folder through the isolated grader, resumably.
 
 Each experiment is graded by grader.grade.grade (sandboxed child, parent-side scoring), exactly as a student's
-submission would be, into OUT/<experiment>/ (results.json, grading_record.json, report.txt, predictions.npz with the
-val and test probabilities, experiment.json with what the experiment is and where it was graded). OUT/labels.npz
-holds the val and test labels for the ensembles of `python -m instructor report`; OUT/suite.json logs every run.
+submission would be, N at a time (-j, default one per core), each in its own worker process (instructor/worker.py),
+into OUT/<experiment>/ (results.json, grading_record.json, report.txt, predictions.npz with the val and test
+probabilities, experiment.json with what the experiment is and where it was graded, grader.log). The same runner
+(grade_all) grades a class export (instructor/classroom.py): a class folder is a suite folder of submissions.
+OUT/labels.npz holds the val and test labels for the ensembles of `python -m instructor report`; OUT/suite.json logs
+every run.
 
-Resumable: an experiment whose grading_record.json was made from the same data (same provenance key) is not graded
-again unless --rerun. An experiment skipped because its pretrained weights were missing is retried once they are
-in the cache. Experiments that need weights that cannot be loaded are reported as skipped, with the fix; the child
-raises WeightsUnavailable instead of training from random initialisation, so nothing is trained silently.
+Resumable: an experiment whose grading_record.json was made from the same data (same provenance key), from the same
+two files and with the same rubric checks is not graded again unless --rerun. An experiment skipped because its
+pretrained weights were missing is retried once they are in the cache. Experiments that need weights that cannot be
+loaded are reported as skipped, with the fix; the child raises WeightsUnavailable instead of training from random
+initialisation, so nothing is trained silently.
 
 The parent never imports torch (see grader/grade.py): this module only reads records and numpy arrays.
 """
 import ast
 import glob
+import hashlib
 import json
 import os
 import platform
@@ -28,12 +33,14 @@ from pathlib import Path
 import numpy as np
 
 from grader import resultfile
-from locked import data, settings
+from instructor import worker
+from locked import data, settings, upload
+from locked.submission import SubmissionError
 from locked.info import TARGET_AUC, TARGET_MEL_RECALL
 
 DEFAULT_OUT = "runs/suite"
-RECORD, PREDICTIONS, EXPERIMENT, LABELS, SUITE = (
-    "grading_record.json", "predictions.npz", "experiment.json", "labels.npz", "suite.json")
+RECORD, PREDICTIONS, EXPERIMENT, LABELS, SUITE, LOG = (
+    "grading_record.json", "predictions.npz", "experiment.json", "labels.npz", "suite.json", "grader.log")
 WEIGHTS_GLOB = "resnet18-*.pth"  # torchvision's cached ImageNet ResNet18 file name
 _TITLE = re.compile(r"Experiment\s+(\d+)\s+-\s+(.+?)\s+\((Ch\d+[^)]*)\)\.?\s*$")
 _SECTIONS = ("Builds on", "Changed:", "Lesson:")
@@ -263,18 +270,19 @@ def load_rows(out):
 
 
 def read(out):
-    """Everything a finished or partial suite folder holds, for the report: the suite log, the label provenance,
-    the rows graded on the labels' data (others listed as stale), the labels and each ok row's probabilities."""
+    """Everything a finished or partial suite folder holds, for the reports: the suite log, the label provenance,
+    the rows (and full records) graded on the labels' data (others listed as stale), the labels and each ok row's
+    probabilities."""
     out = Path(out)
     meta = _read_json(out / SUITE) or {}
     label_meta = _read_json(out / "labels.json") or {}
     key = label_meta.get("key") or meta.get("key")
-    rows, stale, infos = [], [], {}
+    rows, stale, infos, records = [], [], {}, {}
     for record, info in _graded(out):
         if key and provenance_key(record.get("data") or {}) != key:
             stale.append(info["id"])
             continue
-        infos[info["id"]] = info
+        infos[info["id"]], records[info["id"]] = info, record
         rows.append(summary_row(record, info))
     labels, probas = None, {}
     if (out / LABELS).exists():
@@ -286,7 +294,7 @@ def read(out):
                 with np.load(path) as npz:
                     probas[r["id"]] = {s: np.array(npz[s]) for s in ("val", "test")}
     return {"meta": meta, "data": label_meta.get("data") or meta.get("data") or {}, "rows": sort_rows(rows),
-            "stale": stale, "infos": infos, "labels": labels, "probas": probas}
+            "stale": stale, "infos": infos, "records": records, "labels": labels, "probas": probas}
 
 
 def _save_labels(out, splits, provenance):
@@ -295,66 +303,149 @@ def _save_labels(out, splits, provenance):
                                                       indent=1))
 
 
+def fingerprint(submission):
+    """sha256 of the two files the grader would take from `submission` (None if it has no valid pair): a
+    submission whose files changed since it was graded is graded again."""
+    try:
+        found = upload.read(submission)
+    except SubmissionError:
+        return None
+    digest = hashlib.sha256()
+    for name in sorted(found.files):
+        digest.update(name.encode() + b"\0" + found.files[name] + b"\0")
+    return digest.hexdigest()
+
+
+def up_to_date(exp_dir, key, files, checks):
+    """The record in exp_dir if it is finished on data `key` (see finished), of the same files, and scored with
+    the same checks and points; else None."""
+    record = finished(exp_dir, key)
+    info = _read_json(Path(exp_dir) / EXPERIMENT) or {}
+    if record is None or info.get("fingerprint", files) != files:
+        return None
+    if (record.get("rubric") or {}).get("checks", checks) != checks:
+        return None
+    return record
+
+
 def run(solutions, out=DEFAULT_OUT, data_dir=None, synthetic=False, only=None, rerun=False, rubric=None,
-        threads=None, time_limit=None, memory_limit=None, progress=True, log=None):
-    """Grade the experiments; return the suite summary dict (also written to OUT/suite.json)."""
+        threads=None, time_limit=None, memory_limit=None, progress=True, log=None, jobs=None):
+    """Grade the experiments, `jobs` at a time; return the suite summary dict (also written to OUT/suite.json)."""
+    entries = [{"id": f.name, "submission": f, "info": describe(f)} for f in experiment_folders(solutions, only)]
+    return grade_all(entries, out, data_dir, synthetic, rerun, rubric, threads, time_limit, memory_limit, progress,
+                     log, jobs, desc="suite", source=solutions,
+                     command="suite" if sys.argv[1:2] == ["suite"] else None)
+
+
+def grade_all(entries, out, data_dir=None, synthetic=False, rerun=False, rubric=None, threads=None, time_limit=None,
+              memory_limit=None, progress=True, log=None, jobs=None, desc="suite", source=None, command=None):
+    """Grade every entry ({"id", "submission", "info"}) into OUT/<id>/ with `jobs` sandboxes at once (default: one
+    per core), each grading in its own worker process (instructor/worker.py), resumably; write OUT/suite.json
+    after each one. One grading that crashes, hangs or is killed is reported as failed; the others go on."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+    from queue import SimpleQueue
+
     from tqdm import tqdm
 
     from grader import rubric as rubric_mod
-    from grader.grade import grade
 
-    out = Path(out)
-    folders = experiment_folders(solutions, only)
+    out = Path(out).resolve()
     path, provenance = data.locate(data_dir, synthetic)  # raises DataUnavailable before anything is graded
     key = provenance_key(provenance)
+    rules = rubric_mod.load(rubric, threads=threads, time_limit_s=time_limit, memory_limit_mb=memory_limit)
+    threads, checks = rules.limits.threads, rules.as_dict()["checks"]
+    jobs = jobs or worker.default_jobs(threads)
+    if jobs < 1:
+        raise SystemExit(f"-j {jobs}: give the number of sandboxes to run at once, 1 or more.")
     out.mkdir(parents=True, exist_ok=True)
     _save_labels(out, data.read(path, provenance), provenance)
     hw = hardware()
-    threads = threads or rubric_mod.load(rubric).limits.threads
+    write = log or (lambda msg: tqdm.write(msg, file=sys.stderr))
+    warning = worker.memory_warning(jobs, rules.limits.memory_limit_mb)
+    if warning:
+        write("Warning: " + warning)
     previous = _read_json(out / SUITE) or {}
     previous_runs = previous.get("runs", []) if previous.get("key") == key else []
-    t0, graded, resumed, rows = time.monotonic(), [], [], []
+    t0, graded, resumed, failed = time.monotonic(), [], [], {}
     invocation = {"started": _now(), "wall_seconds": 0.0, "finished": False, "graded": graded, "resumed": resumed,
-                  "hardware": hw, "threads": threads,
-                  "command": " ".join(["python -m instructor", *sys.argv[1:]]) if sys.argv[1:2] == ["suite"] else ""}
-    bar = tqdm(folders, desc="suite", unit="exp", disable=not progress, file=sys.stderr)
-    write = log or (lambda msg: tqdm.write(msg, file=sys.stderr))
-    for folder in bar:
-        info = describe(folder)
-        exp_dir = out / folder.name
-        bar.set_postfix_str(folder.name)
-        record = None if rerun else finished(exp_dir, key)
-        if record is not None:
-            resumed.append(folder.name)
-            write(f"{folder.name}: already graded on this data, kept (use --rerun to grade again)")
-        else:
-            if exp_dir.exists():
-                shutil.rmtree(exp_dir)
-            try:
-                record = grade(str(folder), str(exp_dir), rubric, data_dir, synthetic, log=write,
-                               keep_predictions=True, threads=threads, time_limit_s=time_limit,
-                               memory_limit_mb=memory_limit)
-            except Exception as err:  # a grader bug on one experiment must not lose the others
-                write(f"{folder.name}: the grader failed ({type(err).__name__}: {err})")
-                continue
-            graded.append(folder.name)
-            info.update(graded_on=hw, threads=threads, graded_at=_now())
-            (exp_dir / EXPERIMENT).write_text(json.dumps(info, indent=1))
+                  "failed": failed, "hardware": hw, "threads": threads, "jobs": jobs,
+                  "command": " ".join(["python -m instructor", *sys.argv[1:]]) if command else ""}
+    order = {e["id"]: i for i, e in enumerate(entries)}
+    todo = []
+    for entry in entries:
+        entry["info"]["fingerprint"] = fingerprint(entry["submission"])
+        exp_dir = out / entry["id"]
+        record = None if rerun else up_to_date(exp_dir, key, entry["info"]["fingerprint"], checks)
+        if record is None:
+            todo.append(entry)
+            continue
+        resumed.append(entry["id"])
         if not (exp_dir / EXPERIMENT).exists():  # a record from before experiment.json existed
-            (exp_dir / EXPERIMENT).write_text(json.dumps(info, indent=1))
-        row = summary_row(record, info)
-        rows.append(row)
-        status = row["status"] if row["status"] != "ok" else (
-            f"val AUC {row['val_auc']:.4f}, mel recall {row['val_mel_recall']:.2f}")
-        write(f"{folder.name}: {status}")
-        invocation["wall_seconds"] = round(time.monotonic() - t0, 1)
-        _write_suite(out, provenance, key, hw, threads, solutions, previous_runs + [invocation])
+            (exp_dir / EXPERIMENT).write_text(json.dumps(entry["info"], indent=1))
+    if resumed:
+        write(f"{len(resumed)} already graded on this data with the same files and rubric, kept "
+              "(use --rerun to grade again)")
+    request = {"rubric": str(Path(rubric).resolve()) if rubric else None, "synthetic": synthetic,
+               "data_dir": str(Path(data_dir).resolve()) if data_dir else None, "threads": threads,
+               "time_limit": time_limit, "memory_limit": memory_limit}
+    deadline = rules.limits.time_limit_s + settings.number("DERMA_WATCHDOG_MARGIN_S", 180, minimum=0)
+    slots = SimpleQueue()
+    for cpu_set in worker.pinning(jobs, threads):
+        slots.put(cpu_set)
+
+    def grade_one(entry):
+        exp_dir = out / entry["id"]
+        if exp_dir.exists():
+            shutil.rmtree(exp_dir)
+        exp_dir.mkdir(parents=True)
+        cpu_set = slots.get()
+        try:
+            req = {**request, "submission": str(Path(entry["submission"]).resolve()), "out_dir": str(exp_dir)}
+            return worker.run(req, exp_dir / LOG, cpu_set, deadline)
+        finally:
+            slots.put(cpu_set)
+
+    bar = tqdm(total=len(entries), initial=len(resumed), desc=desc, unit="grading", disable=not progress,
+               file=sys.stderr, smoothing=0)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(grade_one, entry): entry for entry in todo}
+        try:
+            for future in as_completed(futures):
+                entry = futures[future]
+                exp_dir, info = out / entry["id"], entry["info"]
+                try:
+                    _, seconds, note = future.result()
+                except Exception as err:  # the runner could not start or watch this one: the others go on
+                    seconds, note = 0.0, f"{type(err).__name__}: {err}"
+                    exp_dir.mkdir(parents=True, exist_ok=True)
+                record = _read_json(exp_dir / RECORD)
+                info.update(graded_on=hw, threads=threads, jobs=jobs, graded_at=_now(), worker_seconds=seconds)
+                (exp_dir / EXPERIMENT).write_text(json.dumps(info, indent=1))
+                bar.update(1)
+                if record is None:  # the grader itself failed: no record, the reason in the log
+                    failed[entry["id"]] = note or f"the grader wrote no record (see {exp_dir / LOG})"
+                    write(f"{entry['id']}: the grader failed: {failed[entry['id']]}")
+                    continue
+                graded.append(entry["id"])
+                graded.sort(key=order.get)
+                row = summary_row(record, info)
+                status = row["status"] if row["status"] != "ok" else (
+                    f"val AUC {row['val_auc']:.4f}, mel recall {row['val_mel_recall']:.2f}")
+                write(f"{entry['id']}: {status}")
+                invocation["wall_seconds"] = round(time.monotonic() - t0, 1)
+                _write_suite(out, provenance, key, hw, threads, source, previous_runs + [invocation])
+        except BaseException:  # Ctrl-C: start nothing new, stop what runs (resumable: graded ones are kept)
+            for future in futures:
+                future.cancel()
+            worker.kill_running()
+            raise
     bar.close()
     wall = time.monotonic() - t0
     invocation.update(wall_seconds=round(wall, 1), finished=True)
-    _write_suite(out, provenance, key, hw, threads, solutions, previous_runs + [invocation])
-    return {"rows": rows, "wall_seconds": wall, "graded": graded, "resumed": resumed, "data": provenance,
-            "hardware": hw, "threads": threads, "out": str(out)}
+    _write_suite(out, provenance, key, hw, threads, source, previous_runs + [invocation])
+    rows = [summary_row(r, i) for r, i in _graded(out) if i.get("id") in order]
+    return {"rows": rows, "wall_seconds": wall, "graded": graded, "resumed": resumed, "failed": failed,
+            "data": provenance, "hardware": hw, "threads": threads, "jobs": jobs, "out": str(out)}
 
 
 def _write_suite(out, provenance, key, hw, threads, solutions, runs):
@@ -372,17 +463,28 @@ def main(args):
     """The `suite` subcommand."""
     try:
         summary = run(args.solutions, args.out, args.data_dir, args.synthetic, parse_only(args.only), args.rerun,
-                      args.rubric, args.threads, args.time_limit, args.memory_limit, progress=not args.no_progress)
+                      args.rubric, args.threads, args.time_limit, args.memory_limit, progress=not args.no_progress,
+                      jobs=args.jobs)
     except data.DataUnavailable as err:
         print(err, file=sys.stderr)
         return 2
     print(f"\nData: {summary['data']['label']}")
     print(f"Hardware: {hardware_label(summary['hardware'], summary['threads'])}")
     print(format_table(summary["rows"]))
+    for eid, note in summary["failed"].items():
+        print(f"{eid}: the grader failed: {note}")
     print(f"\n{len(summary['graded'])} graded, {len(summary['resumed'])} kept from earlier runs, in "
-          f"{summary['wall_seconds']:.0f} s wall. Results in {summary['out']}/ ; "
+          f"{summary['wall_seconds']:.0f} s wall with {summary['jobs']} sandbox(es) at once. "
+          f"Results in {summary['out']}/ ; "
           f"report: python -m instructor report {summary['out']}")
     return 0
+
+
+def add_parallel_arguments(parser):
+    """-j and --threads, shared by `suite` and `grade-class`."""
+    parser.add_argument("-j", "--jobs", type=int, help="sandboxes at once (default: cores / threads, "
+                        f"{worker.default_jobs()} here)")
+    parser.add_argument("--threads", type=int, help="torch threads per run (default: the rubric's, 1)")
 
 
 def add_parser(cmds):
@@ -396,7 +498,7 @@ def add_parser(cmds):
     s.add_argument("--out", default=DEFAULT_OUT, help=f"one result folder per experiment here (default {DEFAULT_OUT}/)")
     s.add_argument("--rerun", action="store_true", help="grade again even if a result on the same data exists")
     s.add_argument("--rubric", help="rubric TOML overriding grader/rubric.toml")
-    s.add_argument("--threads", type=int, help="torch threads per run (default: the grader's, 1)")
+    add_parallel_arguments(s)
     s.add_argument("--time-limit", type=float, help="override the rubric's time_limit_s per experiment")
     s.add_argument("--memory-limit", type=float, help="override the rubric's memory_limit_mb")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
