@@ -85,7 +85,7 @@ def prepare_data(rubric, data_dir=None, synthetic=False):
     path, provenance = data.locate(data_dir, synthetic)
     _protect(path)
     splits = data.read(path, provenance)
-    key, key_note = integrity.grader_key(data.data_root(data_dir))
+    key, key_note = integrity.grader_key()
     if rubric.test.data:
         images, labels, provenance["test"] = integrity.read_test_file(rubric.test.data)
     elif provenance["kind"] == "synthetic":

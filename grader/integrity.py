@@ -1,8 +1,8 @@
 """Held-out integrity: the points should measure the model, not knowledge of the test labels.
 
 What the grader can do, all in the parent, outside the sandbox:
-  - a key the sandbox cannot read (`grader_key`: 0600 in the data folder, the sandbox runs as another user) from
-    which every secret below is derived;
+  - a key the sandbox cannot read (`grader_key`: ~/.config/dermamnist-grader/grader.key, 0600; the sandbox runs
+    as another user) from which every secret below is derived;
   - the synthetic test split drawn from that key, so `locked.synthetic` cannot regenerate its labels;
   - a private test file (`read_test_file`) and a fixed public/private split of the test set (`public_private`);
   - perturbed copies of the test images (flip, sub-pixel shift, light noise, JPEG re-encoding), chosen per
@@ -30,14 +30,16 @@ from locked.info import IMAGE_SHAPE, NUM_CLASSES
 from locked.submission import SubmissionError
 
 KEY_FILE = "grader.key"
+KEY_DIR = Path.home() / ".config" / "dermamnist-grader"  # the grading box's (root's, on Gradescope and Docker)
 KINDS = ("flip", "shift", "noise", "jpeg")
 
 
 # --- the key and what is derived from it --------------------------------------------------------------------------
 
-def grader_key(root):
-    """(key bytes, note). The key lives in root/grader.key, mode 0600, made on first use; a folder the grader cannot
-    write gives a key for this grading only, and the note says so (numbers then differ between gradings)."""
+def grader_key(root=KEY_DIR):
+    """(key bytes, note). The key lives in root/grader.key, mode 0600, made on first use (an image should make it
+    at build time); a folder the grader cannot write gives a key for this grading only, and the note says so
+    (the synthetic test draw and the perturbations then differ between gradings)."""
     path = Path(root) / KEY_FILE
     try:
         Path(root).mkdir(parents=True, exist_ok=True)
@@ -105,7 +107,8 @@ def read_test_file(path):
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in ("test_images", "test_labels") if k not in npz.files]
             if missing:
-                raise DataUnavailable(f"Private test file {path} has no {missing[0]} (keys: {sorted(npz.files)}). {fix}")
+                raise DataUnavailable(f"Private test file {path} has no {missing[0]} (keys: {sorted(npz.files)}). "
+                                      + fix)
             images, labels = npz["test_images"], npz["test_labels"]
     except (OSError, ValueError) as err:
         raise DataUnavailable(f"Private test file {path} cannot be read ({type(err).__name__}: {err}). {fix}") from None

@@ -71,7 +71,7 @@ def _check(key, rubric, passed, output, score=None):
     if status == "partial":
         output = f"Partial credit: {earned:g} of {spec.points:g} points ({earned / spec.points:.0%}). " + output
     if spec.bonus:
-        output = f"Extra credit: counted in your score, not in the maximum. {output}"
+        output += " (Extra credit: counted in your score, not in the maximum.)"
     return {"key": key, "name": spec.name, "score": earned, "max_score": spec.points, "status": status,
             "output": output, "visibility": spec.visibility, "bonus": spec.bonus}
 

@@ -30,7 +30,7 @@ RUBRIC_PATH = HERE / "grader_test_rubric.toml"
 SCALE = "0.2"  # conftest.TEST_SCALE
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
-LOOKUP_MODEL = '''"""A hostile submission: the honest CNN, plus a table of test-image hash -> label used in eval mode."""
+LOOKUP_MODEL = '''"""A hostile submission: the honest CNN, plus a table of test-image hash -> label (eval mode)."""
 import hashlib
 
 import torch
@@ -205,7 +205,8 @@ def test_the_grader_key_and_its_synthetic_draw_stay_private_and_stable(tmp_path)
 
 @pytest.mark.parametrize("arrays, words", [
     ({"test_images": np.zeros((14, 28, 28, 3), np.uint8)}, "has no test_labels"),
-    ({"test_images": np.zeros((14, 28, 28), np.uint8), "test_labels": np.arange(14) % 7}, "test_images uint8 (14, 28, 28)"),
+    ({"test_images": np.zeros((14, 28, 28), np.uint8), "test_labels": np.arange(14) % 7},
+     "test_images uint8 (14, 28, 28)"),
     ({"test_images": np.zeros((14, 28, 28, 3), np.uint8), "test_labels": np.zeros(14, int)}, "every class present"),
 ])
 def test_a_bad_private_test_file_is_the_instructors_to_fix(tmp_path, arrays, words):
