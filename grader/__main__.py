@@ -1,4 +1,5 @@
-"""Command line: `python -m grader grade SUBMISSION [--out DIR] [--rubric FILE] [--data-dir DIR | --synthetic]`.
+"""Command line: `python -m grader grade SUBMISSION [--out DIR] [--rubric FILE] [--data-dir DIR | --synthetic]
+[--test-data FILE]`.
 
 The grading runtime only: the instructor's tools (suite, report, package) are `python -m instructor`.
 """
@@ -16,15 +17,16 @@ def _grade(args):
     t0 = time.monotonic()
     try:
         record = grade(args.submission, args.out, args.rubric, args.data_dir, args.synthetic,
-                       time_limit_s=args.time_limit, memory_limit_mb=args.memory_limit)
+                       test_data=args.test_data, time_limit_s=args.time_limit, memory_limit_mb=args.memory_limit)
     except DataUnavailable as err:  # the instructor's setup, not the student's code
         print(results.write_crash(args.out, err, time.monotonic() - t0), file=sys.stderr)
         return 2
     except BaseException as err:  # a bug in the grader: still leave a valid results.json behind
         print(results.write_crash(args.out, err, time.monotonic() - t0), file=sys.stderr)
         raise
-    print(results.report_card(record))
-    print(f"\nWrote {args.out}/results.json, grading_record.json and report.txt")
+    print(results.report_card(record, student=True))  # a log may reach students: what they may see, no more
+    print(f"\nWrote {args.out}/results.json, grading_record.json and report.txt (the instructor's view: every "
+          "check, and the integrity review)")
     return 0
 
 
@@ -37,6 +39,8 @@ def main(argv=None):
     g.add_argument("--rubric", help="rubric TOML overriding grader/rubric.toml")
     g.add_argument("--data-dir", help="folder holding dermamnist.npz")
     g.add_argument("--synthetic", action="store_true", help="grade on the synthetic stand-in (offline)")
+    g.add_argument("--test-data", help="a private test file (medmnist-format .npz: test_images, test_labels) that "
+                   "students do not have; overrides the rubric's [test] data")
     g.add_argument("--time-limit", type=float, help="override the rubric's time_limit_s")
     g.add_argument("--memory-limit", type=float, help="override the rubric's memory_limit_mb")
     g.set_defaults(run=_grade)

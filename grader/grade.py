@@ -2,7 +2,7 @@
 
 The parent (this process) holds the test labels and never imports student code or torch. The sandbox gets a
 fresh copy of locked/ and grader/child.py, the two student files, train/val data with labels, and the test
-images without labels.
+images without labels, mixed with perturbed copies of them in an order only the parent knows (grader/integrity.py).
 """
 import json
 import os
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import results, rubric as rubric_mod, sandbox, scoring
-from locked import data, settings, upload
+from grader import integrity, results, rubric as rubric_mod, sandbox, scoring
+from locked import data, metrics, settings, upload
 from locked.submission import SubmissionError
 
 LOCKED_DIR = Path(__file__).resolve().parent.parent / "locked"
@@ -78,21 +78,60 @@ def _read_outputs(box):
     return status, predictions
 
 
+def prepare_data(rubric, data_dir=None, synthetic=False):
+    """(splits the grader scores, key, key note). Train and val come from the data file; the test split from the
+    rubric's private test file, else (synthetic) the grader's own draw from its key, else the data file's.
+    provenance["test"] says which, with the private file's md5 and size."""
+    path, provenance = data.locate(data_dir, synthetic)
+    _protect(path)
+    splits = data.read(path, provenance)
+    key, key_note = integrity.grader_key()
+    if rubric.test.data:
+        images, labels, provenance["test"] = integrity.read_test_file(rubric.test.data)
+    elif provenance["kind"] == "synthetic":
+        images, labels = integrity.synthetic_test(path.parent, provenance["scale"], key)
+        provenance["test"] = {"source": "synthetic, drawn from the grader's key (not the file's test split)",
+                              "n": len(labels)}
+    else:
+        images, labels = splits.images["test"], splits.labels["test"]
+        provenance["test"] = {"source": "the data file's test split (public: students have its labels)",
+                              "n": len(labels)}
+    splits.images["test"], splits.labels["test"] = images, labels
+    return splits, key, key_note
+
+
+def _score_parts(status, predictions, labels, outcome, rubric):
+    """Score the points part of the test set (all of it, or the private part of a split); return (tests, scored),
+    scored also holding "test_all" (the whole test set) and, with a split, "test_public" (the feedback part)."""
+    fraction, test = rubric.test.public_fraction, labels["test"]
+    public, private = integrity.public_private(labels["images"], test, fraction) if fraction else (None, None)
+    rows = private if fraction else slice(None)
+    part = None if predictions is None else {**predictions, "test": np.asarray(predictions["test"])[rows]}
+    tests, scored = scoring.score(status, part, {"val": labels["val"], "test": test[rows]}, outcome, rubric)
+    scored["test_all"] = scored["test"]
+    if fraction and scored["test"] is not None:
+        proba = scoring.as_probabilities(predictions["test"], "test", len(test))
+        scored["test_all"] = metrics.evaluate(test, proba)
+        scored["test_public"] = metrics.evaluate(test[public], proba[public])
+    return tests, scored
+
+
 def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False, log=print, keep_predictions=False,
-          **limits):
+          test_data=None, **limits):
     """Grade one submission; write results into out_dir; return the full record.
 
+    test_data: a private test file, overriding the rubric's [test] data.
     keep_predictions: also write out_dir/predictions.npz (val and test class probabilities, as scored), for
     instructor tools such as `python -m instructor suite` (ensembles); off for student grading.
     """
     t0 = time.monotonic()
-    rubric = rubric_mod.load(rubric_path, **limits)
+    rubric = rubric_mod.load(rubric_path, **limits).with_test_data(test_data)
     lim = rubric.limits
-    path, provenance = data.locate(data_dir, synthetic)
-    _protect(path)
-    splits = data.read(path, provenance)
+    splits, key, key_note = prepare_data(rubric, data_dir, synthetic)
+    provenance = splits.provenance
     record = {"submission": str(submission), "data": provenance, "ignored_files": [], "params": None,
               "train_seconds": None, "history": [], "metrics": {}}
+    mix, perturbed, source = None, None, None
     with tempfile.TemporaryDirectory(prefix="dermagrade-") as tmp:
         os.chmod(tmp, 0o755)
         box = Path(tmp) / "sandbox"
@@ -103,8 +142,12 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
             status, predictions = {"error": {"check": err.check, "message": str(err)}}, None
             outcome = sandbox.Outcome(returncode=None, seconds=0.0, isolation=["not started"])
         else:
+            source = integrity.scan_source(box / "submission")
+            seed = integrity.derive(key, "perturb", integrity.submission_digest(box / "submission"))
+            mix = integrity.Mix(splits.images["test"], seed)
+            shown = data.Splits({**splits.images, "test": mix.images}, splits.labels)
             request = {"threads": lim.threads, "max_epochs": lim.max_epochs, "param_budget": lim.param_budget}
-            _layout(box, splits, request, lim.sandbox_user)
+            _layout(box, shown, request, lim.sandbox_user)
             # The child reads its thread count from request.json; OpenMP and MKL read theirs at import time.
             env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(box / "work"), "LANG": "C.UTF-8",
                    "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": str(lim.threads),
@@ -116,11 +159,15 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
                                   env=env, time_limit_s=lim.time_limit_s, memory_limit_mb=lim.memory_limit_mb,
                                   output_limit_kb=lim.output_limit_kb, user=lim.sandbox_user)
             status, predictions = _read_outputs(box)
-    labels = {s: splits.labels[s] for s in ("val", "test")}
-    tests, scored = scoring.score(status, predictions, labels, outcome, rubric)
+            predictions, perturbed, problem = mix.unmix(predictions)
+            if problem and "error" not in status:
+                status = {**status, "error": {"check": "predictions", "message": problem}}
+    labels = {"val": splits.labels["val"], "test": splits.labels["test"], "images": splits.images["test"]}
+    tests, scored = _score_parts(status, predictions, labels, outcome, rubric)
     score = round(sum(t["score"] for t in tests), 4)
     record.update(
-        score=score, max_score=rubric.max_score, tests=tests, metrics=scored,
+        score=score, max_score=rubric.max_score, tests=tests,
+        metrics={k: v for k, v in scored.items() if k != "test_all"},
         params=status.get("params"), trainable_params=status.get("trainable_params"),
         history=status.get("history", []), train_seconds=outcome.seconds if predictions is not None else None,
         rubric=rubric.as_dict(), seconds=time.monotonic() - t0, error=status.get("error"),
@@ -128,8 +175,12 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
                  "returncode": outcome.returncode, "timed_out": outcome.timed_out,
                  "memory_exceeded": outcome.memory_exceeded, "output_bytes": outcome.output_bytes,
                  "output": outcome.output, "child_reported_train_seconds": status.get("train_seconds")})
+    if mix is not None:
+        record["integrity"] = {"key": key_note, **integrity.review(
+            mix, perturbed, splits.labels["test"], scored["test_all"], scored["test"], scored["val"], source,
+            rubric.integrity)}
     results.write(out_dir, record)
     if keep_predictions and scored.get("val") is not None:
-        proba = {s: scoring.as_probabilities(predictions[s], s, len(labels[s])) for s in ("val", "test")}
+        proba = {s: scoring.as_probabilities(predictions[s], s, len(splits.labels[s])) for s in ("val", "test")}
         np.savez(Path(out_dir) / "predictions.npz", **proba)
     return record

@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 from grader import resultfile
+from grader.rubric import TEST_CHECKS
 from locked import report
 
 LEADERBOARD = (  # (name, metric key in the test metrics or record, order)
@@ -12,44 +13,116 @@ LEADERBOARD = (  # (name, metric key in the test metrics or record, order)
     ("Parameters", "params", "asc"),
     ("Training time (s)", "seconds", "asc"),
 )
+TEST_METRICS = {"auc", "mel_recall", "cancer_sensitivity"}
+MARKS = {"passed": "PASS", "partial": "PART", "failed": "FAIL"}
 
 
-def report_card(record):
-    """The human-readable summary: every check, then the per-class tables, then the data banner."""
-    lines = [f"DermaMNIST 'Beat the Baseline' grade: {record['score']:g} / {record['max_score']:g}",
-             report.data_banner(record["data"]), ""]
-    for t in record["tests"]:
-        mark = "PASS" if t["status"] == "passed" else "FAIL"
-        lines.append(f"[{mark}] {t['name']}: {t['score']:g}/{t['max_score']:g}")
+def _visible(test):
+    return test["visibility"] == "visible"
+
+
+def test_metrics_visible(record):
+    """True when every check scored on the test set is visible now: only then may test numbers reach a student
+    (the AUC and melanoma recall are those checks' results, whatever table or leaderboard they appear in)."""
+    return all(_visible(t) for t in record["tests"] if t["key"] in TEST_CHECKS)
+
+
+def _total(tests):
+    """'88.32 / 90 + 10 extra credit = 98.32' (or '88.32 / 90' with no extra credit earned)."""
+    required = sum(t["score"] for t in tests if not t.get("bonus"))
+    maximum = sum(t["max_score"] for t in tests if not t.get("bonus"))
+    extra = sum(t["score"] for t in tests if t.get("bonus"))
+    text = f"{round(required, 4):g} / {maximum:g}"
+    return text + (f" + {round(extra, 4):g} extra credit = {round(required + extra, 4):g}" if extra else "")
+
+
+def _split_tables(record, student):
+    metrics, lines = record["metrics"], []
+    public = metrics.get("test_public")
+    titles = {"test_public": "Public part of the test set ({n} images): feedback and leaderboard; the points come "
+                             "from the other part",
+              "test": "Private part of the test set ({n} images): the points" if public else "Test split ({n} images)",
+              "val": "Val split ({n} images)"}
+    for split in ("test_public", "test", "val"):
+        m = metrics.get(split)
+        if m and not (student and split == "test" and not test_metrics_visible(record)):
+            lines += ["", titles[split].format(n=m["n"]) + ":", report.per_class_table(m), report.headline(m),
+                      report.verdict(m)]
+    return lines
+
+
+def report_card(record, student=False):
+    """The human-readable summary: every check, the per-class tables, the data banner.
+
+    student=True: what a student may see now. A check that is not "visible" (and every test-set number while such a
+    check exists) is left out entirely: name, points, metrics, and the total they are part of. student=False: the
+    instructor's view, with each check's visibility and the integrity review."""
+    tests = [t for t in record["tests"] if _visible(t)] if student else record["tests"]
+    held = student and len(tests) < len(record["tests"])
+    head = "score on the checks shown so far" if held else "score"
+    lines = [f"DermaMNIST 'Beat the Baseline' {head}: {_total(tests)}", report.data_banner(record["data"])]
+    test_set = record["data"].get("test")
+    if test_set and test_set.get("md5"):
+        lines.append(f"Test set: private file ({test_set['n']:,} images, md5 {test_set['md5']}, "
+                     f"{test_set['bytes']:,} bytes).")
+    lines.append("")
+    for t in tests:
+        tag = (" (extra credit)" if t.get("bonus") else "") + ("" if student or _visible(t) else
+                                                               f"  [students see it: {t['visibility']}]")
+        lines.append(f"[{MARKS[t['status']]}] {t['name']}: {t['score']:g}/{t['max_score']:g}{tag}")
         lines.extend("    " + line for line in t["output"].splitlines())
-    for split in ("test", "val"):
-        m = record["metrics"].get(split)
-        if m:
-            lines += ["", f"{split.capitalize()} split ({m['n']} images):", report.per_class_table(m),
-                      report.headline(m), report.verdict(m)]
+    if held:
+        lines += ["", "More checks are shown after the due date or when your instructor publishes grades."]
+    lines += _split_tables(record, student)
     if record.get("ignored_files"):
         lines += ["", "Ignored (only model.py and train_config.py are graded): " + ", ".join(record["ignored_files"])]
     lines += ["", f"Sandbox: {'; '.join(record['sandbox']['isolation'])}."]
+    if not student and record.get("integrity"):
+        lines += ["", "Integrity review (instructor only; flags are for review, not a penalty):",
+                  *_integrity_lines(record["integrity"])]
     if record["sandbox"].get("output"):
         lines += ["", "Your code's printed output (truncated):", record["sandbox"]["output"]]
     return "\n".join(lines)
 
 
+def _integrity_lines(review):
+    lines = []
+    if review.get("perturbed_auc") is not None:
+        kinds = ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} -" for k, v in review["by_kind"].items())
+        lines.append(f"  test AUC plain {review['plain_auc']:.4f}, perturbed {review['perturbed_auc']:.4f} "
+                     f"(drop {review['drop']:+.4f}; by kind: {kinds})")
+    if review.get("val_gap") is not None:
+        lines.append(f"  test AUC minus val AUC: {review['val_gap']:+.4f}")
+    src = review.get("source") or {}
+    if src:
+        lines.append(f"  source: {src['source_compressed_bytes']:,} bytes compressed; largest literal "
+                     f"{src['largest_literal_compressed_bytes']:,} bytes ({src['largest_literal_at']})")
+    lines += [f"  FLAG {f['kind']}: {f['message']}" for f in review["flags"]] or ["  no flags"]
+    return lines
+
+
 def gradescope(record):
-    """results.json in Gradescope's schema."""
+    """results.json in Gradescope's schema. The top-level output and the leaderboard are always visible, so they
+    carry only what students may see now; each check's own entry carries its visibility for Gradescope to apply.
+    A partially earned check is "passed" for Gradescope (it earned points; its score says how many), a bonus's
+    max_score is its points, and the check says it is extra credit."""
     results = {
         "score": record["score"],
         "execution_time": int(round(record["seconds"])),
-        "output": report_card(record),
+        "output": report_card(record, student=True),
         "visibility": "visible",
         "stdout_visibility": "hidden",
-        "tests": [{k: t[k] for k in ("name", "score", "max_score", "status", "output", "visibility")}
-                  | {"number": str(i + 1)} for i, t in enumerate(record["tests"])],
+        "tests": [{k: t[k] for k in ("name", "score", "max_score", "output", "visibility")}
+                  | {"status": "failed" if t["status"] == "failed" else "passed", "number": str(i + 1)}
+                  for i, t in enumerate(record["tests"])],
     }
-    test = record["metrics"].get("test")
-    if test:
-        values = {**test, "params": record.get("params"), "seconds": record.get("train_seconds")}
-        results["leaderboard"] = [{"name": name, "value": round(float(values[key]), 4), "order": order}
+    metrics = record["metrics"]
+    test = metrics.get("test_public") or (metrics.get("test") if test_metrics_visible(record) else None)
+    if metrics.get("val"):
+        values = {**(test or {}), "params": record.get("params"), "seconds": record.get("train_seconds")}
+        suffix = " (public part)" if metrics.get("test_public") else ""
+        results["leaderboard"] = [{"name": name + (suffix if key in TEST_METRICS else ""),
+                                   "value": round(float(values[key]), 4), "order": order}
                                   for name, key, order in LEADERBOARD if values.get(key) is not None]
     return results
 
@@ -59,7 +132,7 @@ def write(out_dir, record):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     resultfile.write_atomic(out / "grading_record.json", json.dumps(record, indent=1, default=str))
-    resultfile.write_atomic(out / "report.txt", report_card(record) + "\n")
+    resultfile.write_atomic(out / "report.txt", report_card(record) + "\n")  # the instructor's view
     resultfile.write_atomic(out / "results.json", json.dumps(gradescope(record), indent=1))
 
 

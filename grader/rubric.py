@@ -16,6 +16,8 @@ DEFAULT = Path(__file__).with_name("rubric.toml")
 CHECKS = ("builds", "output_shape", "param_budget", "preprocessing", "trains", "test_auc", "mel_recall_bonus")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 CHECK_PARAMS = {"test_auc": ("target", "floor"), "mel_recall_bonus": ("threshold",)}
+TEST_CHECKS = ("test_auc", "mel_recall_bonus")  # the checks scored on the test set
+SECTIONS = ("limits", "checks", "test", "integrity")
 
 
 class RubricError(ValueError):
@@ -46,10 +48,26 @@ class Check:
 
 
 @dataclass(frozen=True)
+class TestSet:
+    data: str = None               # a private test file (absolute path), or None: the data file's own test split
+    public_fraction: float = 0.0   # > 0: Kaggle-style split; feedback and leaderboard from this part only
+
+
+@dataclass(frozen=True)
+class Integrity:
+    max_perturbed_drop: float = 0.10   # flag when test AUC falls by more than this on perturbed copies
+    max_val_gap: float = 0.10          # flag when test AUC exceeds validation AUC by more than this
+    max_literal_kb: float = 2.0        # flag a literal (string, bytes, constant list) larger than this, compressed
+    max_source_kb: float = 8.0         # flag the two files together larger than this, compressed
+
+
+@dataclass(frozen=True)
 class Rubric:
     limits: Limits
     checks: tuple
     source: str = str(DEFAULT)
+    test: TestSet = TestSet()
+    integrity: Integrity = Integrity()
 
     def check(self, key):
         return next(c for c in self.checks if c.key == key)
@@ -64,8 +82,14 @@ class Rubric:
         limits = _limits({**dataclasses.asdict(self.limits), **given}, "command line")
         return dataclasses.replace(self, limits=limits)
 
+    def with_test_data(self, path):
+        """A copy grading on the private test file `path` (None leaves the rubric's choice)."""
+        return self if path is None else dataclasses.replace(self, test=dataclasses.replace(
+            self.test, data=str(Path(path).expanduser().resolve())))
+
     def as_dict(self):
         return {"source": self.source, "limits": dataclasses.asdict(self.limits),
+                "test": dataclasses.asdict(self.test), "integrity": dataclasses.asdict(self.integrity),
                 "checks": {c.key: {k: v for k, v in dataclasses.asdict(c).items() if v is not None and k != "key"}
                            for c in self.checks}}
 
@@ -119,8 +143,39 @@ def _check(key, raw, source):
     values = {p: _number(f"{where} {p}", raw.get(p), float, 0, 1) for p in params}
     if key == "test_auc" and not values["floor"] < values["target"]:
         raise RubricError(f"{where}: floor ({values['floor']}) must be below target ({values['target']}).")
-    return Check(key=key, name=name, points=_number(f"{where} points", raw.get("points"), float, 0),
-                 visibility=raw.get("visibility", "visible"), bonus=raw.get("bonus", False), **values)
+    points = _number(f"{where} points", raw.get("points"), float, 0)
+    if raw.get("visibility") == "hidden" and points > 0:
+        raise RubricError(f"{where}: visibility = \"hidden\" on a check worth {points:g} points. Gradescope still "
+                          "shows students their total, which would give the hidden points away: use "
+                          "\"after_due_date\" or \"after_published\" (or give the check 0 points).")
+    return Check(key=key, name=name, points=points, visibility=raw.get("visibility", "visible"),
+                 bonus=raw.get("bonus", False), **values)
+
+
+def _test_set(raw, source, checks):
+    where = f"rubric {source} [test]"
+    _unknown(where, raw, [f.name for f in dataclasses.fields(TestSet)])
+    data = raw.get("data", "")
+    if not isinstance(data, str):
+        raise RubricError(f"{where} data = {data!r}: give the private test file's path as a string, or \"\".")
+    if data:  # relative to the rubric file, so a rubric and its test file can travel together
+        data = str((Path(source).parent / Path(data).expanduser()).resolve())
+    fraction = _number(f"{where} public_fraction", raw.get("public_fraction", 0.0), float, 0, 0.9)
+    if fraction > 0:
+        shown = [c for c in checks if c.key in TEST_CHECKS and c.visibility == "visible"]
+        if shown:
+            raise RubricError(f"{where} public_fraction = {fraction:g}: the points then come from the private part, "
+                              f"which students must not see before you publish, but [checks.{shown[0].key}] is "
+                              "visible. Set its visibility = \"after_published\" (or \"after_due_date\").")
+    return TestSet(data=data or None, public_fraction=fraction)
+
+
+def _integrity(raw, source):
+    where = f"{source} [integrity]"
+    _unknown(where, raw, [f.name for f in dataclasses.fields(Integrity)])
+    default = Integrity()
+    return Integrity(**{f.name: _number(f"{where} {f.name}", raw.get(f.name, getattr(default, f.name)), float, 0,
+                                        low_open=True) for f in dataclasses.fields(Integrity)})
 
 
 def _read(path):
@@ -139,11 +194,14 @@ def load(path=None, **limit_overrides):
     if path:
         source = str(path)
         override = _read(path)
-        _unknown(f"rubric {path}", override, ("limits", "checks"))
-        raw["limits"].update(override.get("limits", {}))
+        _unknown(f"rubric {path}", override, SECTIONS)
+        for section in ("limits", "test", "integrity"):
+            raw.setdefault(section, {}).update(override.get(section, {}))
         _unknown(f"rubric {path} [checks]", override.get("checks", {}), CHECKS)
         for key, fields in override.get("checks", {}).items():
             raw["checks"][key].update(fields)
-    rubric = Rubric(limits=_limits(raw["limits"], f"rubric {source}"),
-                    checks=tuple(_check(k, raw["checks"][k], f"rubric {source}") for k in CHECKS), source=source)
+    checks = tuple(_check(k, raw["checks"][k], f"rubric {source}") for k in CHECKS)
+    rubric = Rubric(limits=_limits(raw["limits"], f"rubric {source}"), checks=checks, source=source,
+                    test=_test_set(raw.get("test", {}), source, checks),
+                    integrity=_integrity(raw.get("integrity", {}), f"rubric {source}"))
     return rubric.with_limits(**limit_overrides)

@@ -63,11 +63,17 @@ def clean_status(status):
 
 
 def _check(key, rubric, passed, output, score=None):
+    """One check's entry. status: "passed" (all its points), "partial" (some) or "failed" (none); a bonus keeps
+    its points as max_score and says it is extra credit, outside the maximum."""
     spec = rubric.check(key)
-    earned = spec.points if passed else 0.0
-    return {"key": key, "name": spec.name, "score": round(earned if score is None else score, 4),
-            "max_score": 0.0 if spec.bonus else spec.points, "status": "passed" if passed else "failed",
-            "output": output, "visibility": spec.visibility}
+    earned = round(spec.points if score is None and passed else 0.0 if score is None else score, 4)
+    status = "passed" if passed else "partial" if earned > 0 else "failed"
+    if status == "partial":
+        output = f"Partial credit: {earned:g} of {spec.points:g} points ({earned / spec.points:.0%}). " + output
+    if spec.bonus:
+        output += " (Extra credit: counted in your score, not in the maximum.)"
+    return {"key": key, "name": spec.name, "score": earned, "max_score": spec.points, "status": status,
+            "output": output, "visibility": spec.visibility, "bonus": spec.bonus}
 
 
 def _not_run(key, rubric, reason):
@@ -175,6 +181,6 @@ def _auc_check(auc, rubric):
     passed = auc >= target
     msg = f"Test macro AUC {auc:.4f}: target {target:.2f} for full points, partial credit above {floor:.2f}."
     if not passed:
-        msg += (f" You earned {fraction:.0%} of the points. Ideas from the course: Adam, BatchNorm, augmentation "
-                "(flips, small rotations), more epochs with a cosine schedule.")
+        msg += (" Ideas from the course: Adam, BatchNorm, augmentation (flips, small rotations), more epochs with a "
+                "cosine schedule.")
     return _check("test_auc", rubric, passed, msg, score=points * fraction)

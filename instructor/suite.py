@@ -199,7 +199,8 @@ def summary_row(record, info):
     row = {**{k: info.get(k) for k in ("id", "num", "name", "chapter")}, "status": status, "note": note,
            "params": record.get("params"), "train_seconds": sandbox.get("child_reported_train_seconds"),
            "grade_seconds": record.get("seconds"), "score": record.get("score"),
-           "max_score": record.get("max_score")}
+           "max_score": record.get("max_score"),
+           "flags": [f["kind"] for f in (record.get("integrity") or {}).get("flags", [])]}
     for split, m in (("val", val), ("test", test)):
         for key in ("auc", "mel_recall", "cancer_sensitivity", "balanced_accuracy", "accuracy"):
             row[f"{split}_{key}"] = m[key] if m else None
@@ -226,11 +227,15 @@ def format_table(rows):
         low_mel |= mark == "!"
         train = f"{r['train_seconds']:7.1f}" if r["train_seconds"] is not None else f"{'-':>7}"
         lines.append(f"{rank:>3}  {r['id']:<27} {r['val_auc']:7.4f}  {r['val_mel_recall']:6.2f}{mark}  "
-                     f"{r['val_cancer_sensitivity']:6.2f}  {r['test_auc']:8.4f}  {r['params']:>10,}  {train}")
+                     f"{r['val_cancer_sensitivity']:6.2f}  {r['test_auc']:8.4f}  {r['params']:>10,}  {train}"
+                     + (f"  FLAGGED: {', '.join(r['flags'])}" if r.get("flags") else ""))
     lines.append(f"Sorted by validation macro AUC (target {TARGET_AUC:.2f}); mel rec = validation melanoma recall, "
                  "cancer = validation cancer sensitivity (mean recall of akiec, bcc, mel).")
     if low_mel:
         lines.append(f"! melanoma recall below {TARGET_MEL_RECALL:.2f}: misses more than half the melanomas.")
+    if any(r.get("flags") for r in rows):
+        lines.append("FLAGGED: the integrity review found a tell of memorised test labels; see the experiment's "
+                     "report.txt (for review, not a penalty).")
     return "\n".join(lines)
 
 
@@ -348,6 +353,7 @@ def grade_all(entries, out, data_dir=None, synthetic=False, rerun=False, rubric=
     from tqdm import tqdm
 
     from grader import rubric as rubric_mod
+    from grader.grade import prepare_data
 
     out = Path(out).resolve()
     path, provenance = data.locate(data_dir, synthetic)  # raises DataUnavailable before anything is graded
@@ -358,7 +364,8 @@ def grade_all(entries, out, data_dir=None, synthetic=False, rerun=False, rubric=
     if jobs < 1:
         raise SystemExit(f"-j {jobs}: give the number of sandboxes to run at once, 1 or more.")
     out.mkdir(parents=True, exist_ok=True)
-    _save_labels(out, data.read(path, provenance), provenance)
+    # the test labels the grader scores on (a private file, or its own synthetic draw), not the file's
+    _save_labels(out, prepare_data(rubric_mod.load(rubric), data_dir, synthetic)[0], provenance)
     hw = hardware()
     write = log or (lambda msg: tqdm.write(msg, file=sys.stderr))
     warning = worker.memory_warning(jobs, rules.limits.memory_limit_mb)
