@@ -304,9 +304,7 @@ def test_report_results_table_order(report, suite_run):
 
 def test_report_renders_in_headless_chromium(report, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: .ci/run must `apt-get install -y chromium`")
+    if not chromium:  # a failure under CI (conftest.py), where .ci/run installs it
         pytest.skip("chromium not installed (apt-get install -y chromium)")
     shot = tmp_path / "report.png"
     proc = subprocess.run(
