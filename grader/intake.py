@@ -16,7 +16,7 @@ def _unzip(path, dest):
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
             target = (dest / info.filename).resolve()
-            if not str(target).startswith(str(dest.resolve())):  # "zip slip": ../../ paths
+            if not target.is_relative_to(dest.resolve()):  # "zip slip": ../../ paths, a sibling sharing the prefix
                 continue
             if info.file_size > 50 * MAX_FILE_BYTES:
                 continue

@@ -426,12 +426,20 @@ def test_intake_accepts_every_documented_form(form, tmp_path):
     assert ignored == expected.get(form, [])
 
 
-def test_intake_rejects_path_escapes_in_zips(tmp_path):
+@pytest.mark.parametrize("escape", ["../../escaped.py", "../scratch-sibling/escaped.py", "/tmp/escaped.py"],
+                         ids=["parent", "sibling_sharing_the_prefix", "absolute"])
+def test_intake_drops_zip_entries_that_point_outside_the_scratch_folder(escape, tmp_path):
+    """zipfile.extract would itself flatten such a path into the scratch folder, so the check is that the entry is
+    not extracted at all: not beside the submission, not in the scratch folder, not listed as an ignored file."""
     honest = SUBS / "honest"
-    sub = _zip(tmp_path / "s.zip", {"model.py": honest / "model.py", "train_config.py": honest / "train_config.py",
-                                    "../../escaped.py": honest / "model.py"})
-    intake.collect(sub, tmp_path / "dest", tmp_path / "box" / "scratch")
-    assert not (tmp_path / "escaped.py").exists() and not (tmp_path / "box" / "escaped.py").exists()
+    sub = tmp_path / "s.zip"
+    with zipfile.ZipFile(sub, "w") as zf:  # writestr keeps the name as given (write() would strip a leading /)
+        for name in ("model.py", "train_config.py"):
+            zf.writestr(name, (honest / name).read_bytes())
+        zf.writestr(zipfile.ZipInfo(escape), "print('escaped')\n")
+    ignored = intake.collect(sub, tmp_path / "box" / "dest", tmp_path / "box" / "scratch")
+    assert ignored == [] and list(tmp_path.rglob("escaped.py")) == []
+    assert (tmp_path / "box" / "dest" / "model.py").read_bytes() == (honest / "model.py").read_bytes()
 
 
 def test_folder_without_the_two_files_scores_zero_with_a_clear_message(synthetic_root, tmp_path):
