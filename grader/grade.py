@@ -129,16 +129,19 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
             status, predictions = _read_outputs(box)
     labels = {s: splits.labels[s] for s in ("val", "test")}
     tests, scored = scoring.score(status, predictions, labels, outcome, rubric)
+    train_seconds = None
+    if predictions is not None:  # the child times engine.fit alone (as `locked.train` does); the sandbox run bounds it
+        train_seconds = min(max(float(status.get("train_seconds", 0.0)), 0.0), outcome.seconds)
     score = round(sum(t["score"] for t in tests), 4)
     record.update(
         score=score, max_score=sum(t["max_score"] for t in tests), tests=tests, metrics=scored,
         params=status.get("params"), trainable_params=status.get("trainable_params"),
-        history=status.get("history", []), train_seconds=outcome.seconds if predictions is not None else None,
+        history=status.get("history", []), train_seconds=train_seconds,
         rubric=rubric, seconds=time.monotonic() - t0, error=status.get("error"),
         sandbox={"isolation": outcome.isolation, "seconds": outcome.seconds, "peak_rss_mb": outcome.peak_rss_mb,
                  "returncode": outcome.returncode, "timed_out": outcome.timed_out,
                  "memory_exceeded": outcome.memory_exceeded, "output_bytes": outcome.output_bytes,
-                 "output": outcome.output, "child_reported_train_seconds": status.get("train_seconds")})
+                 "output": outcome.output})
     results.write(out_dir, record)
     if keep_predictions and scored.get("val") is not None:
         proba = {s: scoring.as_probabilities(predictions[s], s, len(labels[s])) for s in ("val", "test")}

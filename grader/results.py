@@ -11,7 +11,7 @@ LEADERBOARD = (  # (name, metric key in the test metrics or record, order)
     ("Melanoma recall", "mel_recall", "desc"),
     ("Cancer sensitivity", "cancer_sensitivity", "desc"),
     ("Parameters", "params", "asc"),
-    ("Training time (s)", "seconds", "asc"),
+    ("Training time (s)", "train_seconds", "asc"),  # engine.fit alone, as in the suite and `locked.train`
 )
 
 
@@ -49,7 +49,7 @@ def gradescope(record):
     }
     test = record["metrics"].get("test")
     if test:
-        values = {**test, "params": record.get("params"), "seconds": record.get("train_seconds")}
+        values = {**test, "params": record.get("params"), "train_seconds": record.get("train_seconds")}
         results["leaderboard"] = [{"name": name, "value": round(float(values[key]), 4), "order": order}
                                   for name, key, order in LEADERBOARD if values.get(key) is not None]
     return results
