@@ -40,19 +40,19 @@ def _protect(path):
 
 
 def _layout(box, splits, request, user):
-    """Build the sandbox tree; only work/ and out/ are writable by the sandbox user."""
+    """Build the sandbox tree; only work/, home/ and out/ are writable by the sandbox user."""
     shutil.copytree(LOCKED_DIR, box / "harness" / "locked", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copyfile(CHILD, box / "harness" / "child.py")
     np.savez(box / "data.npz", train_images=splits.images["train"], train_labels=splits.labels["train"],
              val_images=splits.images["val"], val_labels=splits.labels["val"], test_images=splits.images["test"])
     (box / "request.json").write_text(json.dumps(request))
-    for sub in ("work", "out"):
+    for sub in ("work", "home", "out"):
         (box / sub).mkdir()
     for path in [box, *box.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     ids = sandbox.sandbox_user(user)
     if ids:
-        for sub in ("work", "out"):
+        for sub in ("work", "home", "out"):
             os.chown(box / sub, *ids)
 
 
@@ -117,7 +117,7 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
                        "param_budget": lim["param_budget"]}
             _layout(box, splits, request, user)
             threads = str(request["threads"])
-            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(box / "work"), "LANG": "C.UTF-8",
+            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(box / "home"), "LANG": "C.UTF-8",
                    "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": threads,
                    "MKL_NUM_THREADS": threads, "DERMA_THREADS": threads, "CUDA_VISIBLE_DEVICES": "",
                    "TORCH_HOME": torch_home(), "MPLBACKEND": "Agg"}
