@@ -87,7 +87,7 @@ def main():
                 i_train = json.loads(run_json.read_text())["train_seconds"]
                 rows.append({"experiment": exp, "grade_wall_s": g_wall, "grade_peak_tree_mb": g_peak,
                              "sandbox_peak_mb": record["sandbox"]["peak_rss_mb"], "score": record["score"],
-                             "child_train_s": record["sandbox"]["child_reported_train_seconds"],
+                             "child_train_s": record["train_seconds"],
                              "inproc_wall_s": i_wall, "inproc_train_s": i_train, "inproc_peak_mb": i_peak,
                              "overhead_vs_train": g_wall / i_train, "overhead_vs_wall": g_wall / i_wall})
     poll = watchdog_poll_cost(py)

@@ -6,6 +6,8 @@ Layout it expects (made by grader/grade.py):
     sandbox/data.npz                      train + val images and labels, test images WITHOUT labels
     sandbox/request.json                  limits and settings
     sandbox/work/                         the current directory (empty, writable)
+    sandbox/home/                         $HOME (writable; what imports create there, e.g. ~/.medmnist, stays
+                                          out of work/)
     sandbox/out/                          status.json (after every stage) and predictions.npz (writable)
 It never sees the test labels. It reports what happened; the parent decides what it is worth.
 """

@@ -31,19 +31,19 @@ def _protect(path):
 
 
 def _layout(box, splits, request, user):
-    """Build the sandbox tree; only work/ and out/ are writable by the sandbox user."""
+    """Build the sandbox tree; only work/, home/ and out/ are writable by the sandbox user."""
     shutil.copytree(LOCKED_DIR, box / "harness" / "locked", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copyfile(CHILD, box / "harness" / "child.py")
     np.savez(box / "data.npz", train_images=splits.images["train"], train_labels=splits.labels["train"],
              val_images=splits.images["val"], val_labels=splits.labels["val"], test_images=splits.images["test"])
     (box / "request.json").write_text(json.dumps(request))
-    for sub in ("work", "out"):
+    for sub in ("work", "home", "out"):
         (box / sub).mkdir()
     for path in [box, *box.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     ids = sandbox.sandbox_user(user)
     if ids:
-        for sub in ("work", "out"):
+        for sub in ("work", "home", "out"):
             os.chown(box / sub, *ids)
 
 
@@ -149,7 +149,7 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
             request = {"threads": lim.threads, "max_epochs": lim.max_epochs, "param_budget": lim.param_budget}
             _layout(box, shown, request, lim.sandbox_user)
             # The child reads its thread count from request.json; OpenMP and MKL read theirs at import time.
-            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(box / "work"), "LANG": "C.UTF-8",
+            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(box / "home"), "LANG": "C.UTF-8",
                    "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": str(lim.threads),
                    "MKL_NUM_THREADS": str(lim.threads), "CUDA_VISIBLE_DEVICES": "",
                    "TORCH_HOME": settings.torch_home(), "MPLBACKEND": "Agg"}
@@ -164,17 +164,20 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
                 status = {**status, "error": {"check": "predictions", "message": problem}}
     labels = {"val": splits.labels["val"], "test": splits.labels["test"], "images": splits.images["test"]}
     tests, scored = _score_parts(status, predictions, labels, outcome, rubric)
+    train_seconds = None
+    if predictions is not None:  # the child times engine.fit alone (as `locked.train` does); the sandbox run bounds it
+        train_seconds = min(max(float(status.get("train_seconds", 0.0)), 0.0), outcome.seconds)
     score = round(sum(t["score"] for t in tests), 4)
     record.update(
         score=score, max_score=rubric.max_score, tests=tests,
         metrics={k: v for k, v in scored.items() if k != "test_all"},
         params=status.get("params"), trainable_params=status.get("trainable_params"),
-        history=status.get("history", []), train_seconds=outcome.seconds if predictions is not None else None,
+        history=status.get("history", []), train_seconds=train_seconds,
         rubric=rubric.as_dict(), seconds=time.monotonic() - t0, error=status.get("error"),
         sandbox={"isolation": outcome.isolation, "seconds": outcome.seconds, "peak_rss_mb": outcome.peak_rss_mb,
                  "returncode": outcome.returncode, "timed_out": outcome.timed_out,
                  "memory_exceeded": outcome.memory_exceeded, "output_bytes": outcome.output_bytes,
-                 "output": outcome.output, "child_reported_train_seconds": status.get("train_seconds")})
+                 "output": outcome.output})
     if mix is not None:
         record["integrity"] = {"key": key_note, **integrity.review(
             mix, perturbed, splits.labels["test"], scored["test_all"], scored["test"], scored["val"], source,

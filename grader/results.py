@@ -11,7 +11,7 @@ LEADERBOARD = (  # (name, metric key in the test metrics or record, order)
     ("Melanoma recall", "mel_recall", "desc"),
     ("Cancer sensitivity", "cancer_sensitivity", "desc"),
     ("Parameters", "params", "asc"),
-    ("Training time (s)", "seconds", "asc"),
+    ("Training time (s)", "train_seconds", "asc"),  # engine.fit alone, as in the suite and `locked.train`
 )
 TEST_METRICS = {"auc", "mel_recall", "cancer_sensitivity"}
 MARKS = {"passed": "PASS", "partial": "PART", "failed": "FAIL"}
@@ -119,7 +119,7 @@ def gradescope(record):
     metrics = record["metrics"]
     test = metrics.get("test_public") or (metrics.get("test") if test_metrics_visible(record) else None)
     if metrics.get("val"):
-        values = {**(test or {}), "params": record.get("params"), "seconds": record.get("train_seconds")}
+        values = {**(test or {}), "params": record.get("params"), "train_seconds": record.get("train_seconds")}
         suffix = " (public part)" if metrics.get("test_public") else ""
         results["leaderboard"] = [{"name": name + (suffix if key in TEST_METRICS else ""),
                                    "value": round(float(values[key]), 4), "order": order}

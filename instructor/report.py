@@ -17,8 +17,6 @@ from instructor import deployment, suite
 from locked.info import CANCER_CLASSES, CLASS_NAMES, TARGET_AUC, TARGET_MEL_RECALL
 
 REPO = Path(__file__).resolve().parent.parent
-PUBLISHED_LABEL = "published: real DermaMNIST val split, Apple M1 Max MPS"
-COURSE_MINUTES = 14  # the course's wall time for all 25 experiments on an Apple M1 Max (published.json "hardware")
 
 CSS = """
 body{font-family:-apple-system,'Segoe UI',Roboto,'DejaVu Sans',Arial,sans-serif;margin:0;color:#1f2328;
@@ -116,6 +114,20 @@ def run_label(ctx):
     return f"{ctx['data'].get('label', 'unknown data')}, {hardware_text(ctx)}"
 
 
+def published_label(ctx):
+    """What the course's figures were measured on, from solutions/published.json (their one source)."""
+    pub = ctx["published"]
+    if not pub:
+        return "published: solutions/published.json not found"
+    return f"published: real DermaMNIST val split (n = {pub['n_evaluated']:,}), {pub['hardware']}"
+
+
+def course_time(ctx):
+    """The course's own wall time for its 25 experiments ('' without published.json)."""
+    pub = ctx["published"]
+    return f"about {pub['minutes_for_all_25']} min for all 25 on {pub['hardware']}" if pub else ""
+
+
 # --- sections ----------------------------------------------------------------------------------------------------
 
 def banner(ctx):
@@ -131,12 +143,10 @@ def banner(ctx):
 
 
 def labels_box(ctx):
-    pub = ctx["published"] or {}
     return ('<div class="labels">'
             f'<div class="lab run"><b>this run</b>{esc(run_label(ctx))}</div>'
-            f'<div class="lab pub"><b>published</b>{esc(PUBLISHED_LABEL)} (n = 1003); '
-            f'{esc(pub.get("hardware", "").split("; ")[-1])}. Copied from the course report '
-            f'(solutions/published.json), not measured here.</div></div>')
+            f'<div class="lab pub"><b>published</b>{esc(published_label(ctx))}; {esc(course_time(ctx))}. Copied from '
+            f'the course report (solutions/published.json), not measured here.</div></div>')
 
 
 def timing(ctx):
@@ -168,8 +178,8 @@ def headline(ctx):
     cards.append(("graded / skipped / failed", f"{len(ok)} / {len(skipped)} / {len(failed)}",
                   "skipped = pretrained weights not available" if skipped else ""))
     cards.append(("grading time, all experiments", f"{t['grading_seconds'] / 60:.1f} min",
-                  f"training {t['train_seconds'] / 60:.1f} min; course: about {COURSE_MINUTES} min for all 25 on an "
-                  "Apple M1 Max"))
+                  f"training {t['train_seconds'] / 60:.1f} min" + (f"; course: {course_time(ctx)}"
+                                                                   if ctx["published"] else "")))
     body = "".join(f'<div class="card"><div class="k">{esc(k)}</div><div class="v">{esc(v)}</div>'
                    f'<div class="d">{esc(d)}</div></div>' for k, v, d in cards)
     return f'<div class="cards" id="headline">{body}</div>'
@@ -209,7 +219,7 @@ def full_table(ctx):
             f"{TARGET_MEL_RECALL:.1f}-{deployment.GOOD_MEL_RECALL:.1f}&nbsp;</span>, <span class='mel-good'>&nbsp;"
             f"{deployment.GOOD_MEL_RECALL:.1f} and above&nbsp;</span>. Cancer sensitivity is the mean recall "
             "of akiec, bcc and mel. Train s = training time inside the grader's sandbox (one torch thread). "
-            f"<span class='pub-col'>&nbsp;Shaded columns&nbsp;</span>: {esc(PUBLISHED_LABEL)}.</p>")
+            f"<span class='pub-col'>&nbsp;Shaded columns&nbsp;</span>: {esc(published_label(ctx))}.</p>")
 
 
 def heatmap(ctx):
@@ -242,7 +252,7 @@ def figures(ctx):
     label = run_label(ctx)
     figs = [
         (plots.auc_ranked(ok, ctx["pub"], "this run"), "Validation AUC per experiment (bars, coloured by melanoma "
-         f"recall) with the published AUC (diamonds: {PUBLISHED_LABEL})."),
+         f"recall) with the published AUC (diamonds: {published_label(ctx)})."),
         (plots.auc_vs_mel(ok), "The danger zone: models left of the line miss most melanomas, however high their AUC."),
         (plots.auc_vs(ok, "train_seconds", "training time (s, log scale)", "AUC vs training time"),
          f"Training time in the grader's sandbox ({label})."),
@@ -264,7 +274,7 @@ def published_table(ctx):
         return "<p>solutions/published.json not found.</p>"
     dl = esc(ctx["data"].get("label", ""))
     head = ("<tr><th class='l' rowspan='2'>experiment</th>"
-            f"<th colspan='4' class='pub-col'>{esc(PUBLISHED_LABEL)}</th>"
+            f"<th colspan='4' class='pub-col'>{esc(published_label(ctx))}</th>"
             f"<th colspan='4'>this run: {dl}</th></tr><tr>"
             + "".join(f"<th class='pub-col'>{h}</th>" for h in ("val AUC", "mel recall", "cancer sens.", "time s"))
             + "".join(f"<th>{h}</th>" for h in ("val AUC", "mel recall", "cancer sens.", "train s")) + "</tr>")
@@ -483,14 +493,15 @@ def build(suite_dir, ensembles=None, target=deployment.TARGET_RECALL):
         banner(ctx), labels_box(ctx),
         "<h2>Headline figures</h2>", headline(ctx),
         f"<p class='note'>Grading time summed over experiments: {t['grading_seconds'] / 60:.1f} min on "
-        f"{esc(hardware_text(ctx))}; the course "
-        f"reports about {COURSE_MINUTES} min for all 25 on an Apple M1 Max (MPS).{esc(run_txt)}</p>",
+        f"{esc(hardware_text(ctx))}" + (f"; the course reports {esc(course_time(ctx))}" if ctx["published"] else "")
+        + f".{esc(run_txt)}</p>",
         "<h2 id='deploy'>Which model would you deploy?</h2>", deploy_html,
         "<h2>All experiments</h2>", full_table(ctx),
         "<h2>Plots</h2>", figures(ctx),
         "<h2>Per-class recall</h2>", heatmap(ctx),
         "<h2>Published figures beside this run</h2>",
-        f"<p class='note'>Left: the course's figures ({esc(PUBLISHED_LABEL)}). Right: this run ({esc(run_label(ctx))})."
+        f"<p class='note'>Left: the course's figures ({esc(published_label(ctx))}). "
+        f"Right: this run ({esc(run_label(ctx))})."
         "</p>", published_table(ctx),
         "<h2>Chapters: what each experiment changed, and its lesson</h2>",
         "<p class='note'>From each solution's own docstrings (train_config.py and model.py). The lessons quote the "

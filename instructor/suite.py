@@ -195,9 +195,8 @@ def summary_row(record, info):
     """One experiment's line of the suite table (plain JSON values; None where there is no number)."""
     status, note = outcome(record)
     val, test = (record.get("metrics") or {}).get("val"), (record.get("metrics") or {}).get("test")
-    sandbox = record.get("sandbox") or {}
     row = {**{k: info.get(k) for k in ("id", "num", "name", "chapter")}, "status": status, "note": note,
-           "params": record.get("params"), "train_seconds": sandbox.get("child_reported_train_seconds"),
+           "params": record.get("params"), "train_seconds": record.get("train_seconds"),
            "grade_seconds": record.get("seconds"), "score": record.get("score"),
            "max_score": record.get("max_score"),
            "flags": [f["kind"] for f in (record.get("integrity") or {}).get("flags", [])]}

@@ -26,6 +26,7 @@ import grader.__main__ as grader_main
 import grader.grade as grade_mod
 from grader import resultfile, results, rubric as rubric_mod, sandbox, scoring
 from grader.grade import grade
+from instructor import suite
 from locked.submission import SubmissionError
 
 HERE = Path(__file__).resolve().parent
@@ -50,10 +51,10 @@ def _scale(monkeypatch):
     monkeypatch.setenv("DERMA_SYNTHETIC_SCALE", SCALE)
 
 
-def _grade(submission, out, root, time_limit_s=None):
+def _grade(submission, out, root, time_limit_s=None, **limits):
     t0 = time.monotonic()
     record = grade(submission, out, rubric_path=RUBRIC_PATH, data_dir=root, synthetic=True, log=lambda *a: None,
-                   time_limit_s=time_limit_s, memory_limit_mb=MEMORY_LIMIT_MB)
+                   time_limit_s=time_limit_s, memory_limit_mb=MEMORY_LIMIT_MB, **limits)
     return record, time.monotonic() - t0
 
 
@@ -104,9 +105,9 @@ def by_key(record):
 
 
 def check_outcome(record, out, passed, messages=()):
-    """The checks in `passed` (and only those) passed with full points, the score is their sum (plus the AUC's
-    partial credit and the bonus when trained), each message snippet is in its check's output, and the
-    results.json on disk says the same."""
+    """The checks in `passed` (and only those) passed with full points, the score is their sum (plus, when trained,
+    the AUC's partial credit and the bonus, both worked out here from the test metrics with their pass/fail status),
+    each message snippet is in its check's output, and the results.json on disk says the same."""
     tests = by_key(record)
     for key in SANITY:
         want = key in passed
@@ -114,10 +115,14 @@ def check_outcome(record, out, passed, messages=()):
         assert tests[key]["score"] == (POINTS[key] if want else 0.0), key
     expected = sum(POINTS[k] for k in passed)
     if "trains" in passed:
-        auc, spec = record["metrics"]["test"]["auc"], RUBRIC.check("test_auc")
-        expected += POINTS["test_auc"] * min(1.0, max(0.0, (auc - spec.floor) / (spec.target - spec.floor)))
-        expected += tests["mel_recall_bonus"]["score"]
-        assert tests["mel_recall_bonus"]["score"] in (0.0, POINTS["mel_recall_bonus"])
+        test, spec = record["metrics"]["test"], RUBRIC.check("test_auc")
+        auc_points = POINTS["test_auc"] * min(1.0, max(0.0, (test["auc"] - spec.floor) / (spec.target - spec.floor)))
+        assert tests["test_auc"]["score"] == pytest.approx(auc_points, abs=1e-3)
+        want = "passed" if test["auc"] >= spec.target else "partial" if auc_points > 0 else "failed"
+        assert tests["test_auc"]["status"] == want
+        bonus = test["mel_recall"] >= RUBRIC.check("mel_recall_bonus").threshold
+        assert tests["mel_recall_bonus"]["status"] == ("passed" if bonus else "failed")
+        expected += auc_points + (POINTS["mel_recall_bonus"] if bonus else 0.0)
     else:
         for key in ("test_auc", "mel_recall_bonus"):
             assert tests[key]["score"] == 0.0 and tests[key]["status"] == "failed"
@@ -144,6 +149,16 @@ def honest(synthetic_root, tmp_path_factory):
     assert record["metrics"]["test"]["auc"] > RUBRIC.check("test_auc").floor  # partial credit moves
     assert record["ignored_files"] == []  # the two files, flat
     return record
+
+
+def test_leaderboard_time_is_the_training_time(honest):
+    """engine.fit's time, as the suite and `python -m locked.train` report it: its epochs (with their validation)
+    and nothing of the sandbox run around it (torch's import, the checks, the prediction)."""
+    train, epochs = honest["train_seconds"], sum(row["seconds"] for row in honest["history"])
+    assert epochs <= train < epochs + 1.0 and train < honest["sandbox"]["seconds"] - 1.0
+    board = {e["name"]: e for e in results.gradescope(honest)["leaderboard"]}
+    assert board["Training time (s)"] == {"name": "Training time (s)", "value": round(train, 4), "order": "asc"}
+    assert suite.summary_row(honest, {})["train_seconds"] == train
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -201,6 +216,23 @@ def test_bad_submission(name, passed, messages, synthetic_root, tmp_path):
     if name in PRINTED:
         assert PRINTED[name] in record["sandbox"]["output"]
         assert PRINTED[name] in (tmp_path / "out" / "report.txt").read_text()
+
+
+FROZEN_PARAMS, FROZEN_TRAINABLE = 5415, 4935  # grader_submissions/frozen_layers: its first block is frozen
+
+
+@pytest.mark.parametrize("budget", [FROZEN_PARAMS, FROZEN_PARAMS - 1], ids=["exactly_the_budget", "one_over"])
+def test_parameter_budget_counts_frozen_parameters(budget, synthetic_root, tmp_path):
+    """Graded with the budget at exactly its parameter count it trains; one under, it is not trained, although
+    its trainable parameters alone would fit."""
+    record, _ = _grade(SUBS / "frozen_layers", tmp_path / "out", synthetic_root, param_budget=budget)
+    assert (record["params"], record["trainable_params"]) == (FROZEN_PARAMS, FROZEN_TRAINABLE)
+    if budget == FROZEN_PARAMS:
+        check_outcome(record, tmp_path / "out", set(SANITY), [("param_budget", "5,415 parameters")])
+    else:
+        check_outcome(record, tmp_path / "out", {"builds", "output_shape", "preprocessing"}, [
+            ("param_budget", "5,415 parameters (all, frozen included); budget 5,414"),
+            ("trains", "Not trained: your model has 5,415 parameters, over the budget of 5,414")])
 
 
 # --------------------------------------------------------------------------------------------------------------

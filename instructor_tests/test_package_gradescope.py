@@ -201,6 +201,9 @@ def test_run_autograder_grades_each_upload(kind, form, container, gradescope_zip
     assert "runs as user nobody" in results["output"] or os.geteuid() != 0
     if container:  # grading still works; the report says the container's network must be off instead
         assert "network not isolated" in results["output"]
+    elif kind == "broken":  # graded, but not as in a container: say so (a failure under CI, see conftest.py)
+        pytest.skip("graded outside a container: dropping CAP_SYS_ADMIN needs root and capsh (apt-get install "
+                    "libcap2-bin)")
 
 
 # --- every other path still leaves a valid results.json ---------------------------------------------------------------------

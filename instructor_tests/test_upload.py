@@ -118,6 +118,18 @@ def test_a_compressed_bomb_costs_only_what_is_read(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.zip"]
 
 
+@pytest.mark.parametrize("escape", ["../../escaped.py", "../scratch-sibling/escaped.py", "/tmp/escaped.py",
+                                    "..\\..\\escaped.py"], ids=["parent", "sibling", "absolute", "backslashes"])
+def test_zip_entries_that_point_outside_are_never_written_nor_listed(escape, tmp_path):
+    """Nothing but the two files is ever written, and an escaping name is not even listed as ignored."""
+    path = tmp_path / "box" / "s.zip"
+    _zip(path, "", {})
+    with zipfile.ZipFile(path, "a") as zf:  # writestr keeps the name as given (write() would strip a leading /)
+        zf.writestr(zipfile.ZipInfo(escape), "print('escaped')\n")
+    found = upload.collect(path, tmp_path / "box" / "dest")
+    assert found.ignored_summary() == [] and list(tmp_path.rglob("escaped.py")) == []
+
+
 def test_the_ignored_list_is_capped(tmp_path):
     found = upload.read(_zip(tmp_path / "s.zip", "", {f"junk/{i:04}.txt": b"" for i in range(5000)}))
     summary = found.ignored_summary()

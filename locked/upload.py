@@ -147,10 +147,10 @@ def _zip_names(zf, label):
         _refuse(f"{label} holds {len(infos):,} entries; the limit is {MAX_ENTRIES:,}.")
     names = {}
     for info in infos:
-        name = info.filename.replace("\\", "/").lstrip("/")
+        name = info.filename.replace("\\", "/")
         parts = [p for p in name.split("/") if p not in ("", ".")]
-        if info.is_dir() or not parts or ".." in parts or ":" in parts[0]:
-            continue
+        if info.is_dir() or not parts or name.startswith("/") or ".." in parts or ":" in parts[0]:
+            continue  # a folder, or a name that points outside the upload: never read, never listed
         names["/".join(parts)] = info
     return names
 
