@@ -85,7 +85,7 @@ def test_melanoma_recall_bonus_at_exactly_the_threshold():
     tests, metrics = scored(status(), *labelled(50))
     assert metrics["test"]["mel_recall"] == 0.50
     assert tests["mel_recall_bonus"]["status"] == "passed" and tests["mel_recall_bonus"]["score"] == BONUS.points
-    assert tests["mel_recall_bonus"]["max_score"] == 0.0  # extra credit: not in the maximum
+    assert tests["mel_recall_bonus"]["bonus"]  # extra credit: its points are not in the maximum (rubric.max_score)
 
 
 def test_melanoma_recall_just_under_the_threshold_earns_no_bonus():
