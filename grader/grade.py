@@ -47,8 +47,10 @@ def _layout(box, splits, request):
     return {s: len(splits.images[s]) for s in ("val", "test")}
 
 
-def _forged(what, name, why):
-    return {"stage": "started", "error": {"check": "status", "message": FORGED.format(what=what, name=name, why=why)}}
+def _forged(what, name, why, status=None):
+    """The status with an error for a file in out/ the grader did not write (from `status`'s stage on)."""
+    error = {"check": "status", "message": FORGED.format(what=what, name=name, why=why)}
+    return {**(status or {"stage": "started"}), "error": error}
 
 
 def _read_outputs(sb, rows):
@@ -76,7 +78,7 @@ def _read_outputs(sb, rows):
             raise ValueError("it is missing")
         logits = protocol.decode_predictions(raw, total)
     except ValueError as err:
-        return _forged("predictions file", protocol.PREDICTIONS, err), None
+        return _forged("predictions file", protocol.PREDICTIONS, err, status), None
     return status, {"val": logits[:rows["val"]], "test": logits[rows["val"]:]}
 
 

@@ -14,6 +14,15 @@ LEADERBOARD = (  # (name, metric key in the test metrics or record, order)
 )
 
 
+MAX_RESULTS_BYTES = 1_000_000  # Gradescope's results.json, whatever the submission printed, named or reported
+MAX_NAME = 200                 # characters of one ignored file's name shown
+MAX_TEST_OUTPUT = 8_000        # characters of one check's output
+
+
+def _cut(text, limit):
+    return text if len(text) <= limit else text[:limit] + f" [... {len(text) - limit:,} characters cut]"
+
+
 def report_card(record):
     """The human-readable summary: every check, then the per-class tables, then the data banner."""
     lines = [f"DermaMNIST 'Beat the Baseline' grade: {record['score']:g} / {record['max_score']:g}",
@@ -21,14 +30,15 @@ def report_card(record):
     for t in record["tests"]:
         mark = "PASS" if t["status"] == "passed" else "FAIL"
         lines.append(f"[{mark}] {t['name']}: {t['score']:g}/{t['max_score']:g}")
-        lines.extend("    " + line for line in t["output"].splitlines())
+        lines.extend("    " + line for line in _cut(t["output"], MAX_TEST_OUTPUT).splitlines())
     for split in ("test", "val"):
         m = record["metrics"].get(split)
         if m:
             lines += ["", f"{split.capitalize()} split ({m['n']} images):", report.per_class_table(m),
                       report.headline(m), report.verdict(m)]
     if record.get("ignored_files"):
-        lines += ["", "Ignored (only model.py and train_config.py are graded): " + ", ".join(record["ignored_files"])]
+        lines += ["", "Ignored (only model.py and train_config.py are graded): "
+                  + ", ".join(_cut(name, MAX_NAME) for name in record["ignored_files"])]
     lines += ["", f"Sandbox: {'; '.join(record['sandbox']['isolation'])}."]
     if record["sandbox"].get("output"):
         lines += ["", "Your code's printed output (truncated):", record["sandbox"]["output"]]
@@ -36,15 +46,28 @@ def report_card(record):
 
 
 def gradescope(record):
-    """results.json in Gradescope's schema."""
+    """results.json in Gradescope's schema, under MAX_RESULTS_BYTES: the printed output is cut first, then the
+    report card, so the checks and scores always arrive."""
+    results = _gradescope(record)
+    for printed in (16_000, 0):
+        if len(json.dumps(results, indent=1).encode()) <= MAX_RESULTS_BYTES:
+            return results
+        sandbox = {**record["sandbox"], "output": _cut(record["sandbox"].get("output") or "", printed)}
+        results = _gradescope({**record, "sandbox": sandbox})
+    results["output"] = _cut(results["output"], MAX_RESULTS_BYTES // 4)
+    return results
+
+
+def _gradescope(record):
     results = {
         "score": record["score"],
         "execution_time": int(round(record["seconds"])),
         "output": report_card(record),
         "visibility": "visible",
         "stdout_visibility": "hidden",
-        "tests": [{k: t[k] for k in ("name", "score", "max_score", "status", "output", "visibility")}
-                  | {"number": str(i + 1)} for i, t in enumerate(record["tests"])],
+        "tests": [{k: t[k] for k in ("name", "score", "max_score", "status", "visibility")}
+                  | {"output": _cut(t["output"], MAX_TEST_OUTPUT), "number": str(i + 1)}
+                  for i, t in enumerate(record["tests"])],
     }
     test = record["metrics"].get("test")
     if test:

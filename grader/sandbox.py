@@ -179,10 +179,14 @@ def _descendants(root_pids, table):
     return found
 
 
+_ACTIVE = set()  # the main process of every sandbox running in this process (gradings may run in threads)
+
+
 def _orphans(table=None):
-    """Processes re-parented to us (we are a subreaper): what a child left behind."""
+    """Processes re-parented to us (we are a subreaper): what a child left behind. Another sandbox's main
+    process is our child too, but not an orphan."""
     me = os.getpid()
-    return {pid for pid, (ppid, _) in (table or _proc_table()).items() if ppid == me}
+    return {pid for pid, (ppid, _) in (table or _proc_table()).items() if ppid == me and pid not in _ACTIVE}
 
 
 def _kill_all(pids):
@@ -616,6 +620,7 @@ class Sandbox:
         t0 = time.monotonic()
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec)
+        _ACTIVE.add(proc.pid)
         keeper = _OutputKeeper(proc.stdout, lim.output_limit_kb * 1024)
         keeper.start()
         outcome = Outcome(returncode=None, seconds=0.0, isolation=isolation)
@@ -640,6 +645,7 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             _kill_all({proc.pid})
             proc.wait()
+        _ACTIVE.discard(proc.pid)
         outcome.seconds = time.monotonic() - t0
         if cgroup and cgroup.oom_killed():  # the kernel stopped it at the limit, between two polls
             outcome.memory_exceeded = True
