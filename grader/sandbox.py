@@ -625,11 +625,11 @@ class Sandbox:
         keeper.start()
         outcome = Outcome(returncode=None, seconds=0.0, isolation=isolation)
         while proc.poll() is None:
-            table = _proc_table()
-            tree = _descendants({proc.pid} | _orphans(table), table)
-            if cgroup:
-                held = cgroup.held_mb()
+            if cgroup:  # the cgroup knows its processes and its memory: no scan of /proc (20 ms) every poll
+                tree, held = {proc.pid, *cgroup.pids()}, cgroup.held_mb()
             else:
+                table = _proc_table()
+                tree = _descendants({proc.pid} | _orphans(table), table)
                 held = _tree_memory_mb(tree, table) + (_scratch_mb(tree, own_ns) if self.bwrap else 0.0)
             outcome.peak_rss_mb = max(outcome.peak_rss_mb, held)
             if held > lim.memory_limit_mb:
@@ -637,7 +637,7 @@ class Sandbox:
             if time.monotonic() - t0 > lim.time_limit_s:
                 outcome.timed_out = True
             if outcome.memory_exceeded or outcome.timed_out:
-                _kill_all(tree | set(cgroup.pids() if cgroup else ()))
+                _kill_all(tree)
                 break
             time.sleep(0.1)
         try:

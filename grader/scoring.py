@@ -122,11 +122,11 @@ _STAGE_WORDS = {"started": "loading your files", "loaded": "building your model"
 def _failure_reason(status, outcome, limits):
     """Why the child did not finish, in words a student can act on (None if it finished)."""
     if outcome.memory_exceeded:
-        return (f"Your run used more than {limits.memory_limit_mb} MB of memory (peak seen "
+        return (f"Your run used more than {limits.memory_limit_mb:g} MB of memory (peak seen "
                 f"{outcome.peak_rss_mb:.0f} MB) and was stopped. Use a smaller model or batch size, and do not "
                 "keep tensors (e.g. every batch's outputs) in Python lists.")
     if outcome.timed_out:
-        return (f"Your run did not finish within the {limits.time_limit_s} s limit and was stopped "
+        return (f"Your run did not finish within the {limits.time_limit_s:g} s limit and was stopped "
                 f"(while {_STAGE_WORDS.get(status.get('stage'), 'starting')}). Train for fewer epochs, use a "
                 "smaller model, or look for an infinite loop or a sleep in your files.")
     if "error" in status:
@@ -189,8 +189,8 @@ def score(status, predictions, labels, outcome, rubric):
     if trained:
         epochs = len(status.get("history", []))
         tests.append(_check("trains", rubric, True, f"Trained {epochs} epochs in {outcome.seconds:.0f} s "
-                            f"(limit {limits.time_limit_s} s), peak memory {outcome.peak_rss_mb:.0f} MB "
-                            f"(limit {limits.memory_limit_mb} MB)."))
+                            f"(limit {limits.time_limit_s:g} s), peak memory {outcome.peak_rss_mb:.0f} MB "
+                            f"(limit {limits.memory_limit_mb:g} MB)."))
     else:
         tests.append(_check("trains", rubric, False, reason or "Training did not run."))
 

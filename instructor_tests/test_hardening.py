@@ -17,7 +17,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -312,6 +311,9 @@ PLANTS = {
     "status_link": {"status.json": lambda p: p.symlink_to("/dev/zero")},
     "status_huge": {"status.json": _status(pad="x" * 1_100_000)},
     "status_nested": {"status.json": "[" * 200_000 + "]" * 200_000},
+    "status_bad_types": {"status.json": json.dumps({"stage": "checked", "params": "tiny",
+                                                    "preprocessing": {"ok": "yes", "message": 1}})},
+    "status_not_a_dict": {"status.json": "[1, 2, 3]"},
     "shapes_missing": {"status.json": _status("built")},
     "shapes_fifo": {"status.json": _status("built"), protocol.SHAPES: os.mkfifo},
     "shapes_overflow": {"status.json": _status("built"),
@@ -535,7 +537,7 @@ def test_shm_hog_is_stopped_at_the_memory_limit(synthetic_root, tmp_path):
     print(f"shm_hog: held {max(held)} MB by its own count; the record says peak {box['peak_rss_mb']:.0f} MB")
     assert box["memory_exceeded"] and not box["timed_out"], box
     assert box["peak_rss_mb"] >= MEMORY_LIMIT_MB and max(held) <= MEMORY_LIMIT_MB + 100
-    check_outcome(record, tmp_path / "out", set(), [("trains", f"more than {MEMORY_LIMIT_MB:g} MB of memory")])
+    check_outcome(record, tmp_path / "out", set(), [("trains", f"Your run used more than {MEMORY_LIMIT_MB} MB of memory")])
     assert set(os.listdir("/dev/shm")) <= before
 
 
