@@ -282,7 +282,7 @@ def test_shipped_locked_folder_is_ignored(honest, synthetic_root, tmp_path):
 
 def test_patching_the_metrics_in_the_child_changes_nothing(honest, synthetic_root, tmp_path):
     record, _ = _grade(SUBS / "patch_metrics", tmp_path / "out", synthetic_root)
-    assert "patched sklearn.metrics and locked.metrics" in record["sandbox"]["output"]
+    assert "patched sklearn.metrics, locked.metrics and locked.engine" in record["sandbox"]["output"]
     check_outcome(record, tmp_path / "out", set(SANITY))
     _same_grade(record, honest)  # params too: the patched count_parameters said 1
 
@@ -385,7 +385,7 @@ def test_grader_crash_still_writes_valid_results(monkeypatch, synthetic_root, tm
                           "--data-dir", str(synthetic_root)])
     r = check_gradescope(out / "results.json")
     assert r["score"] == 0
-    assert "The grader itself failed (RuntimeError: simulated grader bug)" in r["output"]
+    assert "The autograder itself failed (RuntimeError: simulated grader bug)" in r["output"]
     assert "This is not a problem with your submission" in r["tests"][0]["output"]
 
 
@@ -409,7 +409,7 @@ def test_graded_twice_is_identical(honest, synthetic_root, tmp_path):
         return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
     assert strip(again["history"]) == strip(honest["history"])
-    assert again["ignored_files"] == ["README.md"]  # paths are relative to the folder holding the two files
+    assert again["ignored_files"] == ["student/README.md"]  # paths as the upload holds them (locked/upload.py)
 
 
 def test_folder_without_the_two_files_scores_zero_with_a_clear_message(synthetic_root, tmp_path):
