@@ -428,22 +428,43 @@ def _remove_owned(uid, folders=("/tmp", "/var/tmp", "/dev/shm")):
                 continue
 
 
-def _scratch_mb(tree, own_ns):
-    """Without a cgroup: the child's private tmpfs in use (/proc/PID/root shows its mount namespace)."""
+def _held_outside_mb(tree, own_ns, uid):
+    """Without a cgroup: memory the child holds outside any process's RSS. Its private tmpfs (/proc/PID/root
+    shows its mount namespace), memfd files it keeps open, and without a private /dev/shm the files its uid owns
+    in the host's."""
+    used, seen, views = 0, set(), set()
+
+    def count(st):
+        if (st.st_dev, st.st_ino) in seen:
+            return 0
+        seen.add((st.st_dev, st.st_ino))
+        return st.st_blocks * 512
+
     for pid in tree:
         try:
-            if os.readlink(f"/proc/{pid}/ns/mnt") == own_ns:
-                continue
-            used, seen = 0, set()
-            for d in ("/tmp", "/var/tmp", "/dev/shm", f"{INSIDE}/work", f"{INSIDE}/out"):
-                st, vfs = os.stat(f"/proc/{pid}/root{d}"), os.statvfs(f"/proc/{pid}/root{d}")
-                if st.st_dev not in seen:
-                    seen.add(st.st_dev)
+            ns = os.readlink(f"/proc/{pid}/ns/mnt")
+            root = os.stat(f"/proc/{pid}/root/")
+            host = os.stat("/")
+            if own_ns is not None and ns != own_ns and ns not in views and (root.st_dev, root.st_ino) != (
+                    host.st_dev, host.st_ino):  # the view's private tmpfs, once, after bubblewrap has built it
+                views.add(ns)
+                for d in ("/tmp", "/var/tmp", "/dev/shm", f"{INSIDE}/work"):
+                    vfs = os.statvfs(f"/proc/{pid}/root{d}")
                     used += (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize
-            return used / 2**20
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:"):
+                    used += count(os.stat(f"/proc/{pid}/fd/{fd}"))
         except OSError:
             continue
-    return 0.0
+    if uid is not None and own_ns is None:
+        try:
+            for entry in os.scandir("/dev/shm"):
+                st = entry.stat(follow_symlinks=False)
+                if st.st_uid == uid:
+                    used += count(st)
+        except OSError:
+            pass
+    return used / 2**20
 
 
 class Sandbox:
@@ -587,14 +608,17 @@ class Sandbox:
                                  lim.memory_limit_mb, lim.max_processes) if root else None
         except OSError as err:
             self.cgroup = None
-            isolation.append(f"no memory cgroup ({err.strerror}): memory is process RSS plus private tmpfs")
+            isolation.append(f"no memory cgroup ({err.strerror}): memory counted by the grader as process RSS plus "
+                             "tmpfs, /dev/shm and memfd files")
         if self.cgroup and self.cgroup.memory:
             isolation.append(f"memory cgroup of {lim.memory_limit_mb:g} MB (tmpfs, /dev/shm and memfd count)")
         elif root and self.cgroup is not None:
             self.cgroup = None
-            isolation.append("no memory cgroup on this host: memory is process RSS plus private tmpfs")
-        isolation.append(f"files up to {lim.max_file_mb} MB, {lim.max_processes} processes"
-                         + (f", out/ capped at {OUT_MB} MB" if self._mounted else ""))
+            isolation.append("no memory cgroup on this host: memory counted by the grader as process RSS plus "
+                             "tmpfs, /dev/shm and memfd files")
+        isolation.append(f"files up to {lim.max_file_mb} MB"
+                         + (f", {lim.max_processes} processes" if self.ids or self.cgroup else "")
+                         + (f", out/ capped at {OUT_MB} MB and {OUT_FILES} files" if self._mounted else ""))
         ids, cgroup = self.ids, self.cgroup
         nproc = (lim.max_processes, lim.max_processes)
 
@@ -609,14 +633,14 @@ class Sandbox:
                 os.setgroups([])
                 os.setgid(ids.gid)
                 os.setuid(ids.uid)
-            if ids or not root:
-                resource.setrlimit(resource.RLIMIT_NPROC, nproc)  # per uid: this grading's own
+            if ids:  # RLIMIT_NPROC counts every process of the uid: only with this grading's own
+                resource.setrlimit(resource.RLIMIT_NPROC, nproc)
             os.nice(5)
 
         argv = self._bwrap_argv(cmd) if self.bwrap else cmd
         cwd = self.path / "work"
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        own_ns = os.readlink("/proc/self/ns/mnt")
+        own_ns = os.readlink("/proc/self/ns/mnt")  # the child's differs when bubblewrap gives it a view
         t0 = time.monotonic()
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec)
@@ -630,7 +654,8 @@ class Sandbox:
             else:
                 table = _proc_table()
                 tree = _descendants({proc.pid} | _orphans(table), table)
-                held = _tree_memory_mb(tree, table) + (_scratch_mb(tree, own_ns) if self.bwrap else 0.0)
+                held = _tree_memory_mb(tree, table) + _held_outside_mb(
+                    tree, own_ns if self.bwrap else None, self.ids.uid if self.ids else None)
             outcome.peak_rss_mb = max(outcome.peak_rss_mb, held)
             if held > lim.memory_limit_mb:
                 outcome.memory_exceeded = True

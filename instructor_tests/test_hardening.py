@@ -159,15 +159,25 @@ while True:
 
 
 @needs_root
-def test_memory_in_shm_tmpfs_and_memfd_counts_against_the_limit():
-    """Issue 11: 2.5 GB in /dev/shm and a memfd passed a 1,536 MB limit, reported as 865 MB, and outlived the run."""
+@pytest.mark.parametrize("cgroup", [True, False], ids=["cgroup", "no_cgroup"])
+def test_memory_in_shm_tmpfs_and_memfd_counts_against_the_limit(cgroup, monkeypatch):
+    """Issue 11: 2.5 GB in /dev/shm and a memfd passed a 1,536 MB limit, reported as 865 MB, and outlived the run.
+    With a cgroup the kernel counts those pages; without one the grader adds them up itself."""
+    if not cgroup:
+        def no_cgroup(*args):
+            raise OSError(38, "Function not implemented")
+        monkeypatch.setattr(sandbox, "Cgroup", no_cgroup)
     before = set(os.listdir("/dev/shm"))
-    outcome, _, _ = _run(HOG, memory_limit_mb=300, scratch_mb=64)
+    outcome, _, _ = _run(HOG, memory_limit_mb=300, scratch_mb=64, max_file_mb=4096)
     assert outcome.memory_exceeded, outcome.output
-    assert "memory cgroup of 300 MB" in "; ".join(outcome.isolation)
+    notes = "; ".join(outcome.isolation)
+    assert ("memory cgroup of 300 MB" in notes) == cgroup and ("no memory cgroup" in notes) != cgroup
     held = [int(line.split()[1]) for line in outcome.output.splitlines() if line.startswith("holding")]
-    assert max(held) <= 300 + 32  # stopped within one step of the limit ...
-    assert outcome.peak_rss_mb >= 300  # ... and the record says it reached it
+    print(f"HOG ({'cgroup' if cgroup else 'no cgroup'}): held {max(held)} MB by its own count, reported peak "
+          f"{outcome.peak_rss_mb:.0f} MB, limit 300 MB")
+    # stopped within one step of the limit by the kernel, or within one poll (0.1 s) by the grader
+    assert max(held) <= (300 + 32 if cgroup else 300 + 1000)
+    assert outcome.peak_rss_mb >= 300  # and the record says it reached the limit
     if VIEW:  # private /dev/shm and /tmp, each capped at scratch_mb
         assert "/dev/shm/hog full at 64 MB OSError" in outcome.output and "/tmp/hog full at 128 MB" in outcome.output
     assert set(os.listdir("/dev/shm")) <= before  # nothing outlived the run
@@ -537,7 +547,8 @@ def test_shm_hog_is_stopped_at_the_memory_limit(synthetic_root, tmp_path):
     print(f"shm_hog: held {max(held)} MB by its own count; the record says peak {box['peak_rss_mb']:.0f} MB")
     assert box["memory_exceeded"] and not box["timed_out"], box
     assert box["peak_rss_mb"] >= MEMORY_LIMIT_MB and max(held) <= MEMORY_LIMIT_MB + 100
-    check_outcome(record, tmp_path / "out", set(), [("trains", f"Your run used more than {MEMORY_LIMIT_MB} MB of memory")])
+    check_outcome(record, tmp_path / "out", set(),
+                  [("trains", f"Your run used more than {MEMORY_LIMIT_MB} MB of memory")])
     assert set(os.listdir("/dev/shm")) <= before
 
 
