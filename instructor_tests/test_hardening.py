@@ -581,3 +581,26 @@ def test_a_forged_parameter_count_is_not_taken_from_the_child(honest, synthetic_
     r = check_outcome(record, tmp_path / "out", set(SANITY))
     _same_grade(record, honest)  # the parameter count included: computed from the tensor shapes
     assert {"name": "Parameters", "value": honest["params"], "order": "asc"} in r["leaderboard"]
+
+
+@needs_root
+def test_without_bubblewrap_the_fallback_grades_the_same_and_says_so(honest, synthetic_root, tmp_path, monkeypatch):
+    """Hosts where bubblewrap cannot run (a container without the privilege) get the hand-written fallback: the
+    same grade, and a record that says the host's filesystem was visible."""
+    monkeypatch.setattr(sandbox, "bubblewrap", lambda: (None, "bubblewrap cannot run here (test)"))
+    record, _ = _grade(SUBS / "honest", tmp_path / "out", synthetic_root)
+    _same_grade(record, honest)
+    notes = record["sandbox"]["isolation"]
+    assert "the host's filesystem is visible (bubblewrap cannot run here (test))" in notes
+    assert any(n.startswith("runs as uid ") for n in notes) and "own PID namespace" in "; ".join(notes)
+    assert "Sandbox: the host's filesystem is visible" in (tmp_path / "out" / "report.txt").read_text()
+
+
+def test_results_are_written_before_cleanup(synthetic_root, tmp_path, monkeypatch):
+    written = []
+    real_close = sandbox.Sandbox.close
+    monkeypatch.setattr(sandbox.Sandbox, "run", lambda self, cmd, env: sandbox.Outcome(0, 0.0, isolation=["test"]))
+    monkeypatch.setattr(sandbox.Sandbox, "close", lambda self: written.append(
+        (tmp_path / "out" / "results.json").exists()) or real_close(self))
+    _grade(SUBS / "honest", tmp_path / "out", synthetic_root)
+    assert written == [True]
