@@ -482,8 +482,12 @@ class Sandbox:
         self.path = self.tmp / "sandbox"
         self.path.mkdir()
         self.ids = self._mounted = self.cgroup = None
-        self.bwrap, self.no_bwrap_reason = bubblewrap()
-        self.ids = claim_identity(*limits.sandbox_uids)
+        try:
+            self.bwrap, self.no_bwrap_reason = bubblewrap()
+            self.ids = claim_identity(*limits.sandbox_uids)
+        except BaseException:
+            remove_tree(self.tmp)
+            raise
 
     def __enter__(self):
         return self
@@ -555,7 +559,7 @@ class Sandbox:
         python = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
                   os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
         for p in sorted(python | set(self.extra_read)):
-            if not p.startswith("/usr/"):
+            if p != "/usr" and not p.startswith("/usr/"):  # /usr is bound whole above
                 binds.append(("--ro-bind", p, p))
         for p in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime"):
             binds.append(("--ro-bind-try", p, p))
