@@ -1,8 +1,9 @@
 """The isolated grader: train a submission in a sandboxed child process and score it in this one.
 
     __main__.py  the command line: `python -m grader grade` (the only subcommand on a grading box)
-    sandbox.py   run the child: empty dir, unprivileged user, no network, time/memory/output limits
+    sandbox.py   run the child: bubblewrap view, a uid per grading, memory cgroup, time/memory/output limits
     child.py     what runs inside the sandbox: locked loop on train/val, predictions for unlabeled test images
+    protocol.py  what the child hands back: raw predictions and parameter shapes, checked byte for byte
     rubric.py    instructor-editable checks, points and limits (grader/rubric.toml), checked into one object
     scoring.py   every check and every metric, computed here, from what the child returned
     results.py   Gradescope results.json (+ leaderboard), the report card, the full record

@@ -8,7 +8,8 @@ Layout it expects (made by grader/grade.py):
     sandbox/work/                         the current directory (empty, writable)
     sandbox/home/                         $HOME (writable; what imports create there, e.g. ~/.medmnist, stays
                                           out of work/)
-    sandbox/out/                          status.json (after every stage) and predictions.npz (writable)
+    sandbox/out/                          what it reports (writable): status.json after every stage,
+                                          param_shapes.npy and predictions.npy (raw, see grader/protocol.py)
 It never sees the test labels. It reports what happened; the parent decides what it is worth.
 """
 import json
@@ -23,11 +24,16 @@ sys.path.insert(0, str(HARNESS))
 
 import numpy as np  # noqa: E402
 
-from locked import data, engine, submission, weights  # noqa: E402  (imports torch)
+import torch  # noqa: E402
+
+from locked import data, engine, submission, weights  # noqa: E402
 from locked.consistency import check_preprocessing  # noqa: E402
 
+import protocol  # noqa: E402  (grader/protocol.py, copied beside this file)
+
 STATUS = {"stage": "started"}
-count_parameters = engine.count_parameters  # bound before any student code runs, which may patch locked.engine
+# Bound before any student code runs, which may patch locked.engine or torch.nn.Module.
+count_parameters, module_parameters = engine.count_parameters, torch.nn.Module.parameters
 
 
 def save(**fields):
@@ -36,6 +42,12 @@ def save(**fields):
     tmp = SANDBOX / "out" / "status.tmp"
     tmp.write_text(json.dumps(STATUS))
     tmp.replace(SANDBOX / "out" / "status.json")
+
+
+def write_out(name, payload):
+    tmp = SANDBOX / "out" / (name + ".tmp")
+    tmp.write_bytes(payload)
+    tmp.replace(SANDBOX / "out" / name)
 
 
 def main():
@@ -49,18 +61,20 @@ def main():
     sub = submission.load(SANDBOX / "submission", max_epochs=request["max_epochs"])
     save(stage="loaded", epochs=sub.epochs, batch_size=sub.batch_size)
     model = engine.build_model(sub)
-    save(stage="built", params=count_parameters(model), model_name=type(model).__name__,
-         trainable_params=count_parameters(model, trainable_only=True))
+    params = count_parameters(model)
+    write_out(protocol.SHAPES, protocol.encode_shapes([(tuple(p.shape), p.requires_grad)
+                                                        for p in module_parameters(model)]))
+    save(stage="built", model_name=type(model).__name__)
     result = check_preprocessing(sub.train_transform, images["train"])
     save(stage="checked", preprocessing={"ok": result.ok, "message": result.message, "measured": result.measured})
-    if STATUS["params"] > request["param_budget"]:
+    if params > request["param_budget"]:
         return  # over budget: not trained, the parent explains
     device = engine.pick_device("cpu")
     t0 = time.perf_counter()
     history = engine.fit(sub, model, splits, device, progress=False)
     save(stage="trained", history=history, train_seconds=time.perf_counter() - t0)
     logits = {s: engine.predict_logits(model, engine.to_val_tensor(images[s]), device) for s in ("val", "test")}
-    np.savez(SANDBOX / "out" / "predictions.npz", val=logits["val"], test=logits["test"])
+    write_out(protocol.PREDICTIONS, protocol.encode_predictions(np.concatenate([logits["val"], logits["test"]])))
     save(stage="done")
 
 
@@ -78,4 +92,9 @@ if __name__ == "__main__":
                     "Remove it: the grader's process must run to the end to train and score your model."})
     except BaseException as err:  # anything else: report it, pointing at the student's line if there is one
         save(error={"check": "crash", "message": submission.describe_exception(err, SANDBOX / "submission")})
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:  # the student's prints and the epoch log; a submission may have replaced or closed the streams
+            stream.flush()
+        except Exception:  # noqa: BLE001
+            pass
     os._exit(0)  # skip interpreter teardown (and any atexit hooks a submission may have registered)

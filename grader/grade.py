@@ -1,26 +1,31 @@
 """`python -m grader grade SUBMISSION`: intake, sandboxed training, scoring, results. In that order, always.
 
 The parent (this process) holds the test labels and never imports student code or torch. The sandbox gets a
-fresh copy of locked/ and grader/child.py, the two student files, train/val data with labels, and the test
-images without labels, mixed with perturbed copies of them in an order only the parent knows (grader/integrity.py).
+fresh copy of locked/, grader/child.py and grader/protocol.py, the two student files, train/val data with labels,
+and the test images without labels, mixed with perturbed copies of them in an order only the parent knows
+(grader/integrity.py); it hands back a status, the parameter shapes and raw predictions, all checked here
+(grader/protocol.py).
 """
 import json
 import os
 import shutil
 import stat
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from grader import integrity, results, rubric as rubric_mod, sandbox, scoring
+from grader import integrity, protocol, results, rubric as rubric_mod, sandbox, scoring
 from locked import data, metrics, settings, upload
 from locked.submission import SubmissionError
 
 LOCKED_DIR = Path(__file__).resolve().parent.parent / "locked"
 CHILD = Path(__file__).resolve().parent / "child.py"
+PROTOCOL = Path(__file__).resolve().parent / "protocol.py"
+STATUS_MAX_BYTES = 1_000_000
+FORGED = ("The grader's {what} (out/{name}) was missing or not what the grader writes ({why}), so it cannot be "
+          "trusted. Do not write into the grader's folders or change its variables.")
 
 
 def _protect(path):
@@ -30,52 +35,52 @@ def _protect(path):
         os.chmod(path, mode & ~(stat.S_IRGRP | stat.S_IROTH | stat.S_IWGRP | stat.S_IWOTH))
 
 
-def _layout(box, splits, request, user):
-    """Build the sandbox tree; only work/, home/ and out/ are writable by the sandbox user."""
+def _layout(box, splits, request):
+    """Write what the child gets into the sandbox folder: the harness (locked/, child.py, protocol.py), the
+    data without test labels, the request. Returns the rows the child must predict for each split, taken from
+    the arrays it is given; the sandbox seals the folder for this grading's uid alone."""
     shutil.copytree(LOCKED_DIR, box / "harness" / "locked", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copyfile(CHILD, box / "harness" / "child.py")
+    shutil.copyfile(PROTOCOL, box / "harness" / "protocol.py")
     np.savez(box / "data.npz", train_images=splits.images["train"], train_labels=splits.labels["train"],
              val_images=splits.images["val"], val_labels=splits.labels["val"], test_images=splits.images["test"])
     (box / "request.json").write_text(json.dumps(request))
-    for sub in ("work", "home", "out"):
-        (box / sub).mkdir()
-    for path in [box, *box.rglob("*")]:
-        os.chmod(path, 0o755 if path.is_dir() else 0o644)
-    ids = sandbox.sandbox_user(user)
-    if ids:
-        for sub in ("work", "home", "out"):
-            os.chown(box / sub, *ids)
+    return {s: len(splits.images[s]) for s in ("val", "test")}
 
 
-def _plain_file(path, max_bytes=10_000_000):
-    """True for a regular file of sane size: the sandbox user owns out/ and could plant a FIFO, a symlink to
-    /dev/zero or a huge file there to hang or exhaust this process."""
+def _forged(what, name, why, status=None):
+    """The status with an error for a file in out/ the grader did not write (from `status`'s stage on)."""
+    error = {"check": "status", "message": FORGED.format(what=what, name=name, why=why)}
+    return {**(status or {"stage": "started"}), "error": error}
+
+
+def _read_outputs(sb, rows):
+    """(status, predictions) from the child's out/, trusting no byte: status typed and bounded, the parameter
+    count computed here from the tensor shapes, predictions of exactly the rows the child was given."""
     try:
-        info = os.lstat(path)
-    except OSError:
-        return False
-    return stat.S_ISREG(info.st_mode) and info.st_size <= max_bytes
-
-
-def _read_outputs(box):
-    status_path, pred_path = box / "out" / "status.json", box / "out" / "predictions.npz"
-    try:
-        if status_path.exists() or status_path.is_symlink():
-            if not _plain_file(status_path):
-                raise ValueError("not a plain file")
-            status = scoring.clean_status(json.loads(status_path.read_text()))
-        else:
-            status = {}
-    except (OSError, ValueError, RecursionError):  # RecursionError: deeply nested JSON
-        status = scoring.clean_status(None)
-    predictions = None
-    if _plain_file(pred_path) and status.get("stage") == "done":
+        raw = sb.read_output("status.json", STATUS_MAX_BYTES)
+        status = {} if raw is None else scoring.clean_status(json.loads(raw))
+    except (ValueError, RecursionError):  # not a plain file, too large, not JSON, nested too deep
+        return scoring.clean_status(None), None
+    if status.get("stage") in scoring.STAGES[2:]:  # the child writes the shapes before it says "built"
         try:
-            with np.load(pred_path, allow_pickle=False) as npz:
-                predictions = {s: np.array(npz[s]) for s in ("val", "test")}
-        except Exception:  # a corrupt or forged file is just missing predictions
-            predictions = None
-    return status, predictions
+            raw = sb.read_output(protocol.SHAPES, protocol.SHAPES_MAX_BYTES)
+            if raw is None:
+                raise ValueError("it is missing")
+            status["params"], status["trainable_params"] = protocol.decode_shapes(raw)
+        except ValueError as err:
+            return _forged("list of parameter shapes", protocol.SHAPES, err), None
+    if status.get("stage") != "done":
+        return status, None
+    total = rows["val"] + rows["test"]
+    try:
+        raw = sb.read_output(protocol.PREDICTIONS, protocol.predictions_bytes(total))
+        if raw is None:
+            raise ValueError("it is missing")
+        logits = protocol.decode_predictions(raw, total)
+    except ValueError as err:
+        return _forged("predictions file", protocol.PREDICTIONS, err, status), None
+    return status, {"val": logits[:rows["val"]], "test": logits[rows["val"]:]}
 
 
 def prepare_data(rubric, data_dir=None, synthetic=False):
@@ -121,6 +126,7 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
     """Grade one submission; write results into out_dir; return the full record.
 
     test_data: a private test file, overriding the rubric's [test] data.
+    Results are written before the sandbox is cleaned up, and cleanup cannot raise.
     keep_predictions: also write out_dir/predictions.npz (val and test class probabilities, as scored), for
     instructor tools such as `python -m instructor suite` (ensembles); off for student grading.
     """
@@ -132,58 +138,54 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
     record = {"submission": str(submission), "data": provenance, "ignored_files": [], "params": None,
               "train_seconds": None, "history": [], "metrics": {}}
     mix, perturbed, source = None, None, None
-    with tempfile.TemporaryDirectory(prefix="dermagrade-") as tmp:
-        os.chmod(tmp, 0o755)
-        box = Path(tmp) / "sandbox"
-        box.mkdir()
+    weights_cache = os.path.join(settings.torch_home(), "hub", "checkpoints")
+    with sandbox.Sandbox(lim, extra_read=[weights_cache]) as sb:
         try:
-            record["ignored_files"] = upload.collect(submission, box / "submission").ignored_summary()
+            record["ignored_files"] = upload.collect(submission, sb.path / "submission").ignored_summary()
         except SubmissionError as err:
             status, predictions = {"error": {"check": err.check, "message": str(err)}}, None
             outcome = sandbox.Outcome(returncode=None, seconds=0.0, isolation=["not started"])
         else:
-            source = integrity.scan_source(box / "submission")
-            seed = integrity.derive(key, "perturb", integrity.submission_digest(box / "submission"))
+            source = integrity.scan_source(sb.path / "submission")
+            seed = integrity.derive(key, "perturb", integrity.submission_digest(sb.path / "submission"))
             mix = integrity.Mix(splits.images["test"], seed)
             shown = data.Splits({**splits.images, "test": mix.images}, splits.labels)
             request = {"threads": lim.threads, "max_epochs": lim.max_epochs, "param_budget": lim.param_budget}
-            _layout(box, shown, request, lim.sandbox_user)
+            rows = _layout(sb.path, shown, request)
+            sb.seal()
             # The child reads its thread count from request.json; OpenMP and MKL read theirs at import time.
-            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(box / "home"), "LANG": "C.UTF-8",
-                   "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": str(lim.threads),
-                   "MKL_NUM_THREADS": str(lim.threads), "CUDA_VISIBLE_DEVICES": "",
-                   "TORCH_HOME": settings.torch_home(), "MPLBACKEND": "Agg"}
+            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": sb.inside("home"), "TMPDIR": "/tmp",
+                   "LANG": "C.UTF-8", "USER": "student", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+                   "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(lim.threads), "MKL_NUM_THREADS": str(lim.threads),
+                   "CUDA_VISIBLE_DEVICES": "", "TORCH_HOME": settings.torch_home(), "MPLBACKEND": "Agg"}
             log(f"Grading {submission} ({provenance['label']}) in a sandbox: limit {lim.time_limit_s:g} s, "
                 f"{lim.memory_limit_mb:g} MB, {lim.threads} thread(s)")
-            outcome = sandbox.run([sys.executable, "-I", str(box / "harness" / "child.py")], cwd=box / "work",
-                                  env=env, time_limit_s=lim.time_limit_s, memory_limit_mb=lim.memory_limit_mb,
-                                  output_limit_kb=lim.output_limit_kb, user=lim.sandbox_user)
-            status, predictions = _read_outputs(box)
+            outcome = sb.run([sys.executable, "-I", sb.inside("harness/child.py")], env=env)
+            status, predictions = _read_outputs(sb, rows)
             predictions, perturbed, problem = mix.unmix(predictions)
             if problem and "error" not in status:
                 status = {**status, "error": {"check": "predictions", "message": problem}}
-    labels = {"val": splits.labels["val"], "test": splits.labels["test"], "images": splits.images["test"]}
-    tests, scored = _score_parts(status, predictions, labels, outcome, rubric)
-    train_seconds = None
-    if predictions is not None:  # the child times engine.fit alone (as `locked.train` does); the sandbox run bounds it
-        train_seconds = min(max(float(status.get("train_seconds", 0.0)), 0.0), outcome.seconds)
-    score = round(sum(t["score"] for t in tests), 4)
-    record.update(
-        score=score, max_score=rubric.max_score, tests=tests,
-        metrics={k: v for k, v in scored.items() if k != "test_all"},
-        params=status.get("params"), trainable_params=status.get("trainable_params"),
-        history=status.get("history", []), train_seconds=train_seconds,
-        rubric=rubric.as_dict(), seconds=time.monotonic() - t0, error=status.get("error"),
-        sandbox={"isolation": outcome.isolation, "seconds": outcome.seconds, "peak_rss_mb": outcome.peak_rss_mb,
-                 "returncode": outcome.returncode, "timed_out": outcome.timed_out,
-                 "memory_exceeded": outcome.memory_exceeded, "output_bytes": outcome.output_bytes,
-                 "output": outcome.output})
-    if mix is not None:
-        record["integrity"] = {"key": key_note, **integrity.review(
-            mix, perturbed, splits.labels["test"], scored["test_all"], scored["test"], scored["val"], source,
-            rubric.integrity)}
-    results.write(out_dir, record)
-    if keep_predictions and scored.get("val") is not None:
-        proba = {s: scoring.as_probabilities(predictions[s], s, len(splits.labels[s])) for s in ("val", "test")}
-        np.savez(Path(out_dir) / "predictions.npz", **proba)
+        labels = {"val": splits.labels["val"], "test": splits.labels["test"], "images": splits.images["test"]}
+        tests, scored = _score_parts(status, predictions, labels, outcome, rubric)
+        train_seconds = None
+        if predictions is not None:  # the child times engine.fit alone (as `locked.train` does); bounded by the run
+            train_seconds = min(max(float(status.get("train_seconds", 0.0)), 0.0), outcome.seconds)
+        record.update(
+            score=round(sum(t["score"] for t in tests), 4), max_score=rubric.max_score, tests=tests,
+            metrics={k: v for k, v in scored.items() if k != "test_all"},
+            params=status.get("params"), trainable_params=status.get("trainable_params"),
+            history=status.get("history", []), train_seconds=train_seconds,
+            rubric=rubric.as_dict(), seconds=time.monotonic() - t0, error=status.get("error"),
+            sandbox={"isolation": outcome.isolation, "seconds": outcome.seconds, "peak_rss_mb": outcome.peak_rss_mb,
+                     "returncode": outcome.returncode, "timed_out": outcome.timed_out,
+                     "memory_exceeded": outcome.memory_exceeded, "output_bytes": outcome.output_bytes,
+                     "output": outcome.output})
+        if mix is not None:
+            record["integrity"] = {"key": key_note, **integrity.review(
+                mix, perturbed, splits.labels["test"], scored["test_all"], scored["test"], scored["val"], source,
+                rubric.integrity)}
+        results.write(out_dir, record)
+        if keep_predictions and scored.get("val") is not None:
+            proba = {s: scoring.as_probabilities(predictions[s], s, len(splits.labels[s])) for s in ("val", "test")}
+            np.savez(Path(out_dir) / "predictions.npz", **proba)
     return record

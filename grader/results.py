@@ -17,6 +17,15 @@ TEST_METRICS = {"auc", "mel_recall", "cancer_sensitivity"}
 MARKS = {"passed": "PASS", "partial": "PART", "failed": "FAIL"}
 
 
+MAX_RESULTS_BYTES = 1_000_000  # Gradescope's results.json, whatever the submission printed, named or reported
+MAX_NAME = 200                 # characters of one ignored file's name shown
+MAX_TEST_OUTPUT = 8_000        # characters of one check's output
+
+
+def _cut(text, limit):
+    return text if len(text) <= limit else text[:limit] + f" [... {len(text) - limit:,} characters cut]"
+
+
 def _visible(test):
     return test["visibility"] == "visible"
 
@@ -70,12 +79,13 @@ def report_card(record, student=False):
         tag = (" (extra credit)" if t.get("bonus") else "") + ("" if student or _visible(t) else
                                                                f"  [students see it: {t['visibility']}]")
         lines.append(f"[{MARKS[t['status']]}] {t['name']}: {t['score']:g}/{t['max_score']:g}{tag}")
-        lines.extend("    " + line for line in t["output"].splitlines())
+        lines.extend("    " + line for line in _cut(t["output"], MAX_TEST_OUTPUT).splitlines())
     if held:
         lines += ["", "More checks are shown after the due date or when your instructor publishes grades."]
     lines += _split_tables(record, student)
     if record.get("ignored_files"):
-        lines += ["", "Ignored (only model.py and train_config.py are graded): " + ", ".join(record["ignored_files"])]
+        lines += ["", "Ignored (only model.py and train_config.py are graded): "
+                  + ", ".join(_cut(name, MAX_NAME) for name in record["ignored_files"])]
     lines += ["", f"Sandbox: {'; '.join(record['sandbox']['isolation'])}."]
     if not student and record.get("integrity"):
         lines += ["", "Integrity review (instructor only; flags are for review, not a penalty):",
@@ -105,15 +115,29 @@ def gradescope(record):
     """results.json in Gradescope's schema. The top-level output and the leaderboard are always visible, so they
     carry only what students may see now; each check's own entry carries its visibility for Gradescope to apply.
     A partially earned check is "passed" for Gradescope (it earned points; its score says how many), a bonus's
-    max_score is its points, and the check says it is extra credit."""
+    max_score is its points, and the check says it is extra credit.
+    Kept under MAX_RESULTS_BYTES: the printed output is cut first, then the report card, so the checks and scores
+    always arrive."""
+    results = _gradescope(record)
+    for printed in (16_000, 0):
+        if len(json.dumps(results, indent=1).encode()) <= MAX_RESULTS_BYTES:
+            return results
+        sandbox = {**record["sandbox"], "output": _cut(record["sandbox"].get("output") or "", printed)}
+        results = _gradescope({**record, "sandbox": sandbox})
+    results["output"] = _cut(results["output"], MAX_RESULTS_BYTES // 4)
+    return results
+
+
+def _gradescope(record):
     results = {
         "score": record["score"],
         "execution_time": int(round(record["seconds"])),
         "output": report_card(record, student=True),
         "visibility": "visible",
         "stdout_visibility": "hidden",
-        "tests": [{k: t[k] for k in ("name", "score", "max_score", "output", "visibility")}
-                  | {"status": "failed" if t["status"] == "failed" else "passed", "number": str(i + 1)}
+        "tests": [{k: t[k] for k in ("name", "score", "max_score", "visibility")}
+                  | {"status": "failed" if t["status"] == "failed" else "passed",
+                     "output": _cut(t["output"], MAX_TEST_OUTPUT), "number": str(i + 1)}
                   for i, t in enumerate(record["tests"])],
     }
     metrics = record["metrics"]

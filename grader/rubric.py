@@ -32,7 +32,10 @@ class Limits:
     threads: int = 1           # torch threads in the sandbox
     max_epochs: int = DEFAULT_MAX_EPOCHS
     param_budget: int = PARAM_BUDGET
-    sandbox_user: str = "nobody"
+    sandbox_uids: tuple = (2_000_000, 2_009_999)  # one uid per grading from this range (no passwd entry needed)
+    scratch_mb: int = 256      # each private tmpfs of the child: /tmp, /var/tmp, /dev/shm, its working folder
+    max_file_mb: int = 256     # largest file the child may write
+    max_processes: int = 256   # processes and threads of the child
 
 
 @dataclass(frozen=True)
@@ -114,9 +117,11 @@ def _limits(raw, source):
     known = [f.name for f in dataclasses.fields(Limits)]
     _unknown(f"{source} [limits]", raw, known)
     w = f"{source} [limits]"
-    user = raw.get("sandbox_user", "nobody")
-    if not isinstance(user, str) or not user:
-        raise RubricError(f"{w} sandbox_user = {user!r}: give a user name, e.g. \"nobody\".")
+    uids = raw.get("sandbox_uids", list(Limits.sandbox_uids))
+    if not (isinstance(uids, (list, tuple)) and len(uids) == 2 and all(type(u) is int for u in uids)
+            and 1000 <= uids[0] <= uids[1] < 2**31 - 1):
+        raise RubricError(f"{w} sandbox_uids = {uids!r}: give [first, last], whole numbers with 1000 <= first <= "
+                          "last < 2147483647, a range no user of this machine has, e.g. [2000000, 2009999].")
     for key in ("time_limit_s", "memory_limit_mb", "output_limit_kb"):
         if key not in raw:
             raise RubricError(f"{w}: {key} is missing; grader/rubric.toml has the default.")
@@ -126,7 +131,11 @@ def _limits(raw, source):
                   threads=_number(f"{w} threads", raw.get("threads", 1), int, 1, 64),
                   max_epochs=_number(f"{w} max_epochs", raw.get("max_epochs", DEFAULT_MAX_EPOCHS), int, 1),
                   param_budget=_number(f"{w} param_budget", raw.get("param_budget", PARAM_BUDGET), int, 1),
-                  sandbox_user=user)
+                  sandbox_uids=tuple(uids),
+                  scratch_mb=_number(f"{w} scratch_mb", raw.get("scratch_mb", Limits.scratch_mb), int, 1),
+                  max_file_mb=_number(f"{w} max_file_mb", raw.get("max_file_mb", Limits.max_file_mb), int, 1),
+                  max_processes=_number(f"{w} max_processes", raw.get("max_processes", Limits.max_processes), int,
+                                        16))
 
 
 def _check(key, raw, source):

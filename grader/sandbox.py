@@ -1,32 +1,51 @@
-"""Run one command as an untrusted child: its own session, no network, an unprivileged user when we are root,
-a wall-clock limit, a memory limit on the whole process tree, and output kept to a head and a tail.
+"""Run one untrusted command: the student's code, in the child process of one grading.
 
-Linux only (Gradescope, Docker, CI). When root, the child gets its own PID namespace: when the graded process
-ends, the kernel kills everything it started (daemons, double forks, fork chains), atomically. Without that (not
-root, or a container that forbids namespaces), this process becomes a "child subreaper", so anything the child
-leaves running is re-parented here and killed by repeated scans when the child is done.
+What applies depends on the host; the Outcome lists exactly which protections held (the report card's "Sandbox:"
+line). On a grading box (root, Linux):
+  - bubblewrap (`bwrap`) gives the child a minimal filesystem view: the interpreter and system libraries read-only,
+    its own folder as /sandbox (the harness, its two files, data without test labels, read-only; out/ writable),
+    private size-capped tmpfs for /tmp, /var/tmp, /dev/shm and its working folder, a fresh /proc of its own PID
+    namespace, no network, no IPC with the host. Nothing else of the host exists for it.
+  - A uid and gid of its own for each grading, from the rubric's range and held by a lock file for the run, with
+    0700/0750 folders: two gradings at once cannot see or touch each other.
+  - A memory cgroup (v1 or v2) of its own, so tmpfs, /dev/shm and memfd pages count with the process memory, and
+    a pids cgroup; rlimits on file size, processes and core dumps; out/ is a size- and inode-capped tmpfs.
+Without bubblewrap (not installed, or a container that forbids its namespaces) the hand-written fallback keeps the
+uid, a network and a PID namespace, and says that the host's filesystem is visible. Without a cgroup the
+watchdog counts process RSS plus the child's private tmpfs. Without root nothing can be switched: the grader's own
+user runs the child, as a child subreaper that hunts down whatever the child leaves running.
 
-Memory is counted for the whole process tree. Normally one process holds nearly all of it, and the sum of the
-RSS values in /proc/PID/stat is exact and cheap. When two or more processes are large, forks may share pages
-copy-on-write, so the tree is counted from smaps_rollup instead: the private memory of every process plus the
-largest shared part once. smaps_rollup is not read on every poll because it walks the page tables under the
-process's memory lock: 16 ms per read of a process that has imported torch, which slowed the child's training.
+Memory without a cgroup is counted for the whole process tree. Normally one process holds nearly all of it, and
+the sum of the RSS values in /proc/PID/stat is exact and cheap. When two or more processes are large, forks may
+share pages copy-on-write, so the tree is counted from smaps_rollup instead: the private memory of every process
+plus the largest shared part once. smaps_rollup is not read on every poll because it walks the page tables under
+the process's memory lock: 16 ms per read of a process that has imported torch, which slowed the child's training.
 """
 import ctypes
+import fcntl
 import os
-import pwd
+import random
+import resource
+import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36
 CLONE_NEWNET = 0x40000000
 CLONE_NEWPID = 0x20000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MNT_DETACH = 2, 4, 8, 2
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+INSIDE = "/sandbox"         # where the child sees its folder when bubblewrap runs
+UID_LOCKS = "/run/dermagrade-uids"  # one lock file per uid in use (root only)
+OUT_MB, OUT_FILES = 64, 64  # out/: the child's status, predictions and parameter shapes, nothing more
 _libc = ctypes.CDLL(None, use_errno=True)
 _unshare_ok = {}
 
@@ -41,6 +60,15 @@ _PID_NS_WRAPPER = ("import os, sys\n"
                    "    os.kill(os.getpid(), -code)\n"
                    "sys.exit(code)\n")
 
+# Inside bubblewrap (which runs as root without a user namespace, so that the uid is a real one on the host):
+# drop to the grading's uid and gid, then become the graded command. No new privileges can be gained after this
+# (bubblewrap sets no_new_privs), and setuid clears every capability.
+_DROP = ("import os, sys\n"
+         "os.setgroups([])\n"
+         "os.setgid(int(sys.argv[2]))\n"
+         "os.setuid(int(sys.argv[1]))\n"
+         "os.execv(sys.argv[3], sys.argv[3:])\n")
+
 
 @dataclass
 class Outcome:
@@ -48,7 +76,7 @@ class Outcome:
     seconds: float
     timed_out: bool = False
     memory_exceeded: bool = False
-    peak_rss_mb: float = 0.0
+    peak_rss_mb: float = 0.0   # peak memory held: process memory plus tmpfs/shm/memfd pages where a cgroup counts them
     output: str = ""
     output_bytes: int = 0
     isolation: list = field(default_factory=list)
@@ -151,10 +179,14 @@ def _descendants(root_pids, table):
     return found
 
 
+_ACTIVE = set()  # the main process of every sandbox running in this process (gradings may run in threads)
+
+
 def _orphans(table=None):
-    """Processes re-parented to us (we are a subreaper): what a child left behind."""
+    """Processes re-parented to us (we are a subreaper): what a child left behind. Another sandbox's main
+    process is our child too, but not an orphan."""
     me = os.getpid()
-    return {pid for pid, (ppid, _) in (table or _proc_table()).items() if ppid == me}
+    return {pid for pid, (ppid, _) in (table or _proc_table()).items() if ppid == me and pid not in _ACTIVE}
 
 
 def _kill_all(pids):
@@ -203,65 +235,488 @@ def _can_unshare(flags):
     return _unshare_ok[flags]
 
 
-def sandbox_user(name):
-    """(uid, gid) to drop to, or None when we are not root (then we cannot and do not switch)."""
-    if os.geteuid() != 0 or not name:
-        return None
-    entry = pwd.getpwnam(name)
-    return entry.pw_uid, entry.pw_gid
+_bwrap_state = {}
 
 
-def run(cmd, cwd, env, time_limit_s, memory_limit_mb, output_limit_kb=32, user="nobody", isolate_network=True):
-    """Run `cmd` untrusted; return an Outcome. Never raises for anything the child does."""
-    ids = sandbox_user(user)
-    isolation = [f"runs as user {user}" if ids else "runs as the grader's own user (grader is not root)"]
-    root = os.geteuid() == 0
-    flags = CLONE_NEWNET if isolate_network and root and _can_unshare(CLONE_NEWNET) else 0
-    if isolate_network:
-        isolation.append("no network" if flags else "network not isolated (" + (
-            "the system does not allow a network namespace)" if root else "grader is not root)"))
-    if root and _can_unshare(flags | CLONE_NEWPID):
-        flags |= CLONE_NEWPID
-        cmd = [sys.executable, "-I", "-c", _PID_NS_WRAPPER, *cmd]
-        isolation.append("own PID namespace (nothing it starts outlives it)")
-    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+def bubblewrap():
+    """(path to bwrap, None) when bubblewrap can build a sandbox here as root; (None, why not) otherwise."""
+    if "result" not in _bwrap_state:
+        path = shutil.which("bwrap")
+        if os.geteuid() != 0:
+            result = None, "the grader is not root"
+        elif not path:
+            result = None, "bubblewrap is not installed (apt-get install -y bubblewrap)"
+        else:
+            probe = subprocess.run([path, "--unshare-pid", "--unshare-net", "--ro-bind", "/", "/", "--proc", "/proc",
+                                    "--tmpfs", "/tmp", "--", "/bin/true"], capture_output=True, text=True)
+            why = (probe.stderr.strip().splitlines() or [f"exit status {probe.returncode}"])[-1]
+            result = (path, None) if probe.returncode == 0 else (None, f"bubblewrap cannot run here ({why})")
+        _bwrap_state["result"] = result
+    return _bwrap_state["result"]
 
-    def preexec():  # runs in the child between fork and exec
-        if flags and _libc.unshare(flags) != 0:
-            os._exit(97)
-        if ids:
-            os.setgroups([])
-            os.setgid(ids[1])
-            os.setuid(ids[0])
-        os.nice(5)
 
-    t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec)
-    keeper = _OutputKeeper(proc.stdout, output_limit_kb * 1024)
-    keeper.start()
-    outcome = Outcome(returncode=None, seconds=0.0, isolation=isolation)
-    while proc.poll() is None:
-        table = _proc_table()
-        tree = _descendants({proc.pid} | _orphans(table), table)
-        rss_mb = _tree_memory_mb(tree, table)
-        outcome.peak_rss_mb = max(outcome.peak_rss_mb, rss_mb)
-        if rss_mb > memory_limit_mb:
-            outcome.memory_exceeded = True
-        if time.monotonic() - t0 > time_limit_s:
-            outcome.timed_out = True
-        if outcome.memory_exceeded or outcome.timed_out:
-            _kill_all(tree)
-            break
-        time.sleep(0.1)
+def _uid_of(pid):
     try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        _kill_all({proc.pid})
-        proc.wait()
-    outcome.seconds = time.monotonic() - t0
-    _cleanup()  # whatever it left running
-    keeper.join(timeout=2)
-    outcome.returncode = proc.returncode
-    outcome.output, outcome.output_bytes = keeper.text(), keeper.total
-    return outcome
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return {int(v) for v in line.split()[1:]}
+    except (OSError, ValueError):
+        pass
+    return set()
+
+
+def _pids_of_uid(uid):
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and uid in _uid_of(p)]
+
+
+class Identity:
+    """A uid and gid of one grading's own (same number, no passwd entry), held by a lock file until released, so
+    that no other grading on this machine, in this process or another, gets it meanwhile."""
+
+    def __init__(self, uid, lock_fd):
+        self.uid = self.gid = uid
+        self._lock_fd = lock_fd
+
+    def release(self):
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the file drops the lock
+            self._lock_fd = None
+
+
+def claim_identity(first, last):
+    """A free uid from [first, last] (None when not root: nothing can be switched)."""
+    if os.geteuid() != 0:
+        return None
+    os.makedirs(UID_LOCKS, mode=0o700, exist_ok=True)
+    info = os.lstat(UID_LOCKS)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o077:
+        raise RuntimeError(f"{UID_LOCKS} must be a folder owned by root with mode 0700")
+    span = last - first + 1
+    start = random.randrange(span)
+    for i in range(span):
+        uid = first + (start + i) % span
+        fd = os.open(f"{UID_LOCKS}/{uid}", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        if _pids_of_uid(uid):  # something from an earlier run (or another program) still runs as this uid
+            os.close(fd)
+            continue
+        return Identity(uid, fd)
+    raise RuntimeError(f"every sandbox uid in {first}..{last} is in use")
+
+
+class Cgroup:
+    """A memory and pids cgroup of the child's own, under the grader's own cgroup (v1 or v2). Memory counts every
+    page the child's processes hold: anonymous memory, tmpfs, /dev/shm and memfd files, swap."""
+
+    def __init__(self, name, memory_mb, max_processes):
+        self.dirs, self.memory, self.v2 = [], None, False
+        own = {}
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                hid, controllers, rel = line.rstrip("\n").split(":", 2)
+                for c in controllers.split(",") if controllers else ["" if hid == "0" else None]:
+                    if c in ("memory", "pids", ""):
+                        own[c] = rel
+        limit = str(int(memory_mb * 1024 * 1024))
+        try:
+            self._create(own, name, limit, max_processes)
+        except OSError:
+            self.remove()
+            raise
+
+    def _create(self, own, name, limit, max_processes):
+        if "memory" in own and os.path.isdir("/sys/fs/cgroup/memory"):
+            self.memory = self._make(f"/sys/fs/cgroup/memory{own['memory']}/{name}",
+                                     [("memory.limit_in_bytes", limit), ("memory.memsw.limit_in_bytes", limit)])
+            if "pids" in own and os.path.isdir("/sys/fs/cgroup/pids"):
+                self._make(f"/sys/fs/cgroup/pids{own['pids']}/{name}", [("pids.max", str(max_processes))])
+        elif "" in own and os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            self.v2 = True
+            self.memory = self._make(f"/sys/fs/cgroup{own['']}/{name}", [
+                ("memory.max", limit), ("memory.swap.max", "0"), ("pids.max", str(max_processes))])
+
+    def _make(self, path, settings):
+        os.mkdir(path, 0o700)
+        self.dirs.append(path)
+        for key, value in settings:
+            if key == "memory.memsw.limit_in_bytes" and not os.path.exists(f"{path}/{key}"):
+                continue  # the kernel does not account swap separately: memory.limit_in_bytes covers it
+            with open(f"{path}/{key}", "w") as f:
+                f.write(value)
+        return path
+
+    def join(self):
+        """Move this process in (called in the child between fork and exec)."""
+        for path in self.dirs:
+            fd = os.open(f"{path}/cgroup.procs", os.O_WRONLY)
+            os.write(fd, b"0" if self.v2 else str(os.getpid()).encode())
+            os.close(fd)
+
+    def _read(self, name):
+        with open(f"{self.memory}/{name}") as f:
+            return dict(line.split() for line in f if len(line.split()) == 2)
+
+    def held_mb(self):
+        """Memory the child holds: anonymous + shmem (tmpfs, /dev/shm, memfd) + swap, not reclaimable file cache."""
+        try:
+            s = self._read("memory.stat")
+            keys = ("anon", "shmem") if self.v2 else ("total_rss", "total_shmem", "total_swap")
+            return sum(int(s.get(k, 0)) for k in keys) / 2**20
+        except (OSError, ValueError):
+            return 0.0
+
+    def oom_killed(self):
+        try:
+            return int(self._read("memory.events" if self.v2 else "memory.oom_control").get("oom_kill", 0)) > 0
+        except (OSError, ValueError):
+            return False
+
+    def pids(self):
+        try:
+            with open(f"{self.memory}/cgroup.procs") as f:
+                return [int(p) for p in f.read().split()]
+        except (OSError, ValueError):
+            return []
+
+    def remove(self):
+        """Kill what is left and remove the cgroup; never raises."""
+        for _ in range(50):
+            left = self.pids()
+            _kill_all(left)
+            _reap()
+            if not left:
+                break
+            time.sleep(0.02)
+        for path in self.dirs:
+            for _ in range(50):
+                try:
+                    os.rmdir(path)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+
+
+def remove_tree(path):
+    """Remove a folder whatever the child put in it (5,000-deep trees, odd names, no permissions); never raises.
+    GNU rm walks without recursion limits and does not cross into other filesystems."""
+    try:
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
+def _remove_owned(uid, folders=("/tmp", "/var/tmp", "/dev/shm")):
+    """Without a private /tmp (no bubblewrap), what the child left in the host's shared temp folders."""
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid == uid:
+                    remove_tree(entry.path)
+            except OSError:
+                continue
+
+
+def _held_outside_mb(tree, own_ns, uid):
+    """Without a cgroup: memory the child holds outside any process's RSS. Its private tmpfs (/proc/PID/root
+    shows its mount namespace), memfd files it keeps open, and without a private /dev/shm the files its uid owns
+    in the host's."""
+    used, seen, views = 0, set(), set()
+
+    def count(st):
+        if (st.st_dev, st.st_ino) in seen:
+            return 0
+        seen.add((st.st_dev, st.st_ino))
+        return st.st_blocks * 512
+
+    for pid in tree:
+        try:
+            ns = os.readlink(f"/proc/{pid}/ns/mnt")
+            root = os.stat(f"/proc/{pid}/root/")
+            host = os.stat("/")
+            if own_ns is not None and ns != own_ns and ns not in views and (root.st_dev, root.st_ino) != (
+                    host.st_dev, host.st_ino):  # the view's private tmpfs, once, after bubblewrap has built it
+                views.add(ns)
+                for d in ("/tmp", "/var/tmp", "/dev/shm", f"{INSIDE}/work"):
+                    vfs = os.statvfs(f"/proc/{pid}/root{d}")
+                    used += (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:"):
+                    used += count(os.stat(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            continue
+    if uid is not None and own_ns is None:
+        try:
+            for entry in os.scandir("/dev/shm"):
+                st = entry.stat(follow_symlinks=False)
+                if st.st_uid == uid:
+                    used += count(st)
+        except OSError:
+            pass
+    return used / 2**20
+
+
+class Sandbox:
+    """One grading's sandbox: a private folder (`path`, shown to the child as `inside("")`), an identity, and one
+    run. A context manager: leaving it kills what is left, unmounts, removes everything and frees the uid, and
+    never raises, so a grading's results (written before) cannot be lost to cleanup.
+
+    limits: the rubric's (time_limit_s, memory_limit_mb, output_limit_kb, sandbox_uids, scratch_mb, max_file_mb,
+    max_processes). extra_read: host folders the child may read at the same path (the pretrained-weights cache).
+    """
+
+    def __init__(self, limits, extra_read=()):
+        self.limits, self.extra_read = limits, [p for p in extra_read if os.path.isdir(p)]
+        self.tmp = Path(tempfile.mkdtemp(prefix="dermagrade-"))
+        self.path = self.tmp / "sandbox"
+        self.path.mkdir()
+        self.ids = self._mounted = self.cgroup = None
+        try:
+            self.bwrap, self.no_bwrap_reason = bubblewrap()
+            self.ids = claim_identity(*limits.sandbox_uids)
+        except BaseException:
+            remove_tree(self.tmp)
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def inside(self, rel):
+        """The path the child sees for `rel` (a path relative to the sandbox folder)."""
+        root = INSIDE if self.bwrap else str(self.path)
+        return f"{root}/{rel}".rstrip("/")
+
+    def seal(self):
+        """After the caller wrote the child's files: only this grading's uid may read them; out/ is the child's
+        (a size-capped tmpfs where mounting is allowed), work/ its working folder and home/ its $HOME (so what
+        imports create there, such as ~/.medmnist, stays out of the working folder)."""
+        for sub in ("out", "work", "home"):
+            (self.path / sub).mkdir(exist_ok=True)
+        if self.ids is None:
+            for p in [self.tmp, self.path, *self.path.rglob("*")]:
+                os.chmod(p, 0o755 if p.is_dir() else 0o644)
+            return
+        gid = self.ids.gid
+        for p in [self.path, *self.path.rglob("*")]:
+            os.chown(p, 0, gid, follow_symlinks=False)
+            os.chmod(p, 0o750 if p.is_dir() else 0o640)
+        os.chown(self.tmp, 0, gid)
+        os.chmod(self.tmp, 0o710)
+        out = str(self.path / "out").encode()
+        opts = f"size={OUT_MB}m,nr_inodes={OUT_FILES},mode=0700,uid={self.ids.uid},gid={gid}".encode()
+        self._mounted = _libc.mount(b"tmpfs", out, b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) == 0
+        for sub in ("out", "work", "home"):
+            os.chown(self.path / sub, self.ids.uid, gid)
+            os.chmod(self.path / sub, 0o700)
+
+    def read_output(self, name, max_bytes):
+        """The bytes of out/`name` (None if absent). Never follows a link, never blocks on a FIFO or a device, never
+        reads more than max_bytes; anything but a plain file of at most max_bytes raises ValueError."""
+        try:
+            fd = os.open(self.path / "out" / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        except OSError as err:  # ELOOP: a symlink
+            raise ValueError(f"out/{name} cannot be opened safely ({err.strerror})") from None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+                raise ValueError(f"out/{name} is not a plain file of at most {max_bytes:,} bytes")
+            chunks, size = [], 0
+            while size <= info.st_size and (chunk := os.read(fd, min(1 << 20, info.st_size + 1 - size))):
+                chunks.append(chunk)
+                size += len(chunk)
+            if size != info.st_size:
+                raise ValueError(f"out/{name} changed while it was read")
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    def _bwrap_argv(self, cmd):
+        argv = [self.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+                "--die-with-parent", "--new-session", "--hostname", "sandbox",
+                "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        binds, dests = [], set()
+        for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+            if os.path.islink(top):
+                argv += ["--symlink", os.readlink(top), top]
+            elif os.path.isdir(top):
+                binds.append(("--ro-bind", top, top))
+        python = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                  os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
+        for p in sorted(python | set(self.extra_read)):
+            if p != "/usr" and not p.startswith("/usr/"):  # /usr is bound whole above
+                binds.append(("--ro-bind", p, p))
+        for p in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime"):
+            binds.append(("--ro-bind-try", p, p))
+        binds += [("--ro-bind", str(self.path), INSIDE), ("--bind", str(self.path / "out"), f"{INSIDE}/out")]
+        for _, _, dest in binds:  # bwrap makes missing parents 0700 (root's): the child must pass through them
+            parent = os.path.dirname(dest)
+            while parent not in ("/", "") and parent not in dests:
+                dests.add(parent)
+                parent = os.path.dirname(parent)
+        for d in sorted(dests, key=lambda p: p.count("/")):
+            argv += ["--perms", "0755", "--dir", d]
+        for kind, src, dest in binds:
+            argv += [kind, src, dest]
+        size = str(self.limits.scratch_mb * 2**20)
+        argv += ["--proc", "/proc", "--dev", "/dev"]
+        for d, mode in (("/tmp", "1777"), ("/var/tmp", "1777"), ("/dev/shm", "1777"), (f"{INSIDE}/work", "0777"),
+                        (f"{INSIDE}/home", "0777")):
+            argv += ["--perms", mode, "--size", size, "--tmpfs", d]
+        argv += ["--chdir", f"{INSIDE}/work", "--", sys.executable, "-I", "-c", _DROP,
+                 str(self.ids.uid), str(self.ids.gid), *cmd]
+        return argv
+
+    def run(self, cmd, env, isolate_network=True):
+        """Run `cmd` (paths as `inside` gives them) in the sandbox; return an Outcome. Never raises for anything
+        the child does."""
+        lim = self.limits
+        root, isolation = os.geteuid() == 0, []
+        if self.bwrap:
+            isolation.append(f"minimal filesystem view (bubblewrap): the interpreter, the harness, its two files "
+                             f"and data without test labels, read-only; private /tmp, /var/tmp, /dev/shm and "
+                             f"working folder of {lim.scratch_mb} MB each; own PID namespace; no network")
+        else:
+            isolation.append(f"the host's filesystem is visible ({self.no_bwrap_reason})")
+        if self.ids:
+            isolation.append(f"runs as uid {self.ids.uid}, this grading's own, with private 0700 folders")
+        else:
+            isolation.append("runs as the grader's own user (grader is not root)")
+        flags = 0
+        if not self.bwrap:
+            if isolate_network and root and _can_unshare(CLONE_NEWNET):
+                flags = CLONE_NEWNET
+            if isolate_network:
+                isolation.append("no network" if flags else "network not isolated (" + (
+                    "the system does not allow a network namespace)" if root else "grader is not root)"))
+            if root and _can_unshare(flags | CLONE_NEWPID):
+                flags |= CLONE_NEWPID
+                cmd = [sys.executable, "-I", "-c", _PID_NS_WRAPPER, *cmd]
+                isolation.append("own PID namespace (nothing it starts outlives it)")
+        try:
+            self.cgroup = Cgroup(f"dermagrade-{self.ids.uid if self.ids else os.getpid()}",
+                                 lim.memory_limit_mb, lim.max_processes) if root else None
+        except OSError as err:
+            self.cgroup = None
+            isolation.append(f"no memory cgroup ({err.strerror}): memory counted by the grader as process RSS plus "
+                             "tmpfs, /dev/shm and memfd files")
+        if self.cgroup and self.cgroup.memory:
+            isolation.append(f"memory cgroup of {lim.memory_limit_mb:g} MB (tmpfs, /dev/shm and memfd count)")
+        elif root and self.cgroup is not None:
+            self.cgroup = None
+            isolation.append("no memory cgroup on this host: memory counted by the grader as process RSS plus "
+                             "tmpfs, /dev/shm and memfd files")
+        isolation.append(f"files up to {lim.max_file_mb} MB"
+                         + (f", {lim.max_processes} processes" if self.ids or self.cgroup else "")
+                         + (f", out/ capped at {OUT_MB} MB and {OUT_FILES} files" if self._mounted else ""))
+        ids, cgroup = self.ids, self.cgroup
+        nproc = (lim.max_processes, lim.max_processes)
+
+        def preexec():  # runs in the child between fork and exec
+            if cgroup:
+                cgroup.join()
+            resource.setrlimit(resource.RLIMIT_FSIZE, (lim.max_file_mb * 2**20,) * 2)
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if flags and _libc.unshare(flags) != 0:
+                os._exit(97)
+            if ids and not self.bwrap:
+                os.setgroups([])
+                os.setgid(ids.gid)
+                os.setuid(ids.uid)
+            if ids:  # RLIMIT_NPROC counts every process of the uid: only with this grading's own
+                resource.setrlimit(resource.RLIMIT_NPROC, nproc)
+            os.nice(5)
+
+        argv = self._bwrap_argv(cmd) if self.bwrap else cmd
+        cwd = self.path / "work"
+        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        own_ns = os.readlink("/proc/self/ns/mnt")  # the child's differs when bubblewrap gives it a view
+        t0 = time.monotonic()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec)
+        _ACTIVE.add(proc.pid)
+        keeper = _OutputKeeper(proc.stdout, lim.output_limit_kb * 1024)
+        keeper.start()
+        outcome = Outcome(returncode=None, seconds=0.0, isolation=isolation)
+        while proc.poll() is None:
+            if cgroup:  # the cgroup knows its processes and its memory: no scan of /proc (20 ms) every poll
+                tree, held = {proc.pid, *cgroup.pids()}, cgroup.held_mb()
+            else:
+                table = _proc_table()
+                tree = _descendants({proc.pid} | _orphans(table), table)
+                held = _tree_memory_mb(tree, table) + _held_outside_mb(
+                    tree, own_ns if self.bwrap else None, self.ids.uid if self.ids else None)
+            outcome.peak_rss_mb = max(outcome.peak_rss_mb, held)
+            if held > lim.memory_limit_mb:
+                outcome.memory_exceeded = True
+            if time.monotonic() - t0 > lim.time_limit_s:
+                outcome.timed_out = True
+            if outcome.memory_exceeded or outcome.timed_out:
+                _kill_all(tree)
+                break
+            time.sleep(0.1)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            _kill_all({proc.pid})
+            proc.wait()
+        _ACTIVE.discard(proc.pid)
+        outcome.seconds = time.monotonic() - t0
+        if cgroup and cgroup.oom_killed():  # the kernel stopped it at the limit, between two polls
+            outcome.memory_exceeded = True
+            outcome.peak_rss_mb = max(outcome.peak_rss_mb, float(lim.memory_limit_mb))
+        self._kill_leftovers()
+        keeper.join(timeout=2)
+        outcome.returncode = proc.returncode
+        outcome.output, outcome.output_bytes = keeper.text(), keeper.total
+        return outcome
+
+    def _kill_leftovers(self):
+        _cleanup()
+        if self.cgroup:
+            self.cgroup.remove()
+            self.cgroup = None
+        if self.ids:
+            for _ in range(20):
+                left = _pids_of_uid(self.ids.uid)
+                if not left:
+                    break
+                _kill_all(left)
+                _reap()
+                time.sleep(0.02)
+
+    def close(self):
+        """Kill, unmount, remove, release; never raises (each step on its own)."""
+        for step in (self._kill_leftovers, self._unmount, lambda: remove_tree(self.tmp), self._forget):
+            try:
+                step()
+            except Exception:  # noqa: BLE001  cleanup must reach the next step whatever happened
+                pass
+
+    def _unmount(self):
+        if self._mounted:
+            _libc.umount2(str(self.path / "out").encode(), MNT_DETACH)
+            self._mounted = False
+
+    def _forget(self):
+        if self.ids:
+            if not self.bwrap:
+                _remove_owned(self.ids.uid)
+            self.ids.release()
+            self.ids = None

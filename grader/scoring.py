@@ -29,37 +29,76 @@ def as_probabilities(array, split, n):
 STAGES = ("started", "loaded", "built", "checked", "trained", "done")
 TAMPERED = ("The grader's status report (out/status.json) was overwritten or corrupted by your code, so nothing "
             "it says can be trusted. Do not write into the grader's folders or change its variables.")
+MAX_TEXT = 4000        # characters of a message kept (a traceback longer than this is cut)
+MAX_HISTORY = 10_000   # epochs
+HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 
 
-def _valid_status(status):
+class _Tampered(ValueError):
+    pass
+
+
+def _text(value, limit=MAX_TEXT):
+    if not isinstance(value, str):
+        raise _Tampered
+    return value if len(value) <= limit else value[:limit] + f" [... {len(value) - limit:,} characters cut]"
+
+
+def _int(value, high):
+    if type(value) is not int or not 0 <= value <= high:
+        raise _Tampered
+    return value
+
+
+def _real(value, none_ok=False):
+    if value is None and none_ok:
+        return None
+    if type(value) not in (int, float) or not -1e12 <= value <= 1e12:  # NaN fails both comparisons
+        raise _Tampered
+    return float(value)
+
+
+def _clean(status):
+    """Only the fields the child writes, each of its type and within its bounds; _Tampered otherwise."""
     if not isinstance(status, dict) or status.get("stage", "started") not in STAGES:
-        return False
-    error = status.get("error", {"check": "", "message": ""})
-    if not (isinstance(error, dict) and isinstance(error.get("check"), str) and isinstance(error.get("message"), str)):
-        return False
-    for key in ("params", "trainable_params", "epochs", "batch_size"):
-        if key in status and (isinstance(status[key], bool) or not isinstance(status[key], int)):
-            return False
-    if status.get("stage", "started") in STAGES[2:] and "params" not in status:
-        return False
-    if not isinstance(status.get("model_name", ""), str):
-        return False
-    pre = status.get("preprocessing", {"ok": True, "message": ""})
-    if not (isinstance(pre, dict) and isinstance(pre.get("ok"), bool) and isinstance(pre.get("message"), str)):
-        return False
-    history = status.get("history", [])
-    if not (isinstance(history, list) and all(isinstance(row, dict) for row in history)):
-        return False
-    seconds = status.get("train_seconds", 0.0)
-    return isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+        raise _Tampered
+    out = {"stage": status.get("stage", "started")}
+    if "error" in status:
+        error = status["error"]
+        if not isinstance(error, dict):
+            raise _Tampered
+        out["error"] = {"check": _text(error.get("check"), 64), "message": _text(error.get("message"))}
+    for key, high in (("epochs", 10**6), ("batch_size", 10**7)):
+        if key in status:
+            out[key] = _int(status[key], high)
+    if "model_name" in status:
+        out["model_name"] = _text(status["model_name"], 200)
+    if "preprocessing" in status:
+        pre = status["preprocessing"]
+        if not (isinstance(pre, dict) and isinstance(pre.get("ok"), bool)):
+            raise _Tampered
+        out["preprocessing"] = {"ok": pre["ok"], "message": _text(pre.get("message"))}
+    if "history" in status:
+        history = status["history"]
+        if not isinstance(history, list) or len(history) > MAX_HISTORY or not all(isinstance(r, dict) for r in history):
+            raise _Tampered
+        out["history"] = [{"epoch": _int(r.get("epoch"), MAX_HISTORY),
+                           **{k: _real(r.get(k), none_ok=k in ("val_loss", "lr")) for k in HISTORY_KEYS[1:]}}
+                          for r in history]
+    if "train_seconds" in status:
+        out["train_seconds"] = _real(status["train_seconds"])
+    return out
 
 
 def clean_status(status):
-    """The child's status.json as the parent may use it. It is written from the same process as student code,
-    so a malformed one means tampering: it becomes an error (score 0) instead of crashing the grader."""
-    if _valid_status(status):
-        return status
-    return {"stage": "started", "error": {"check": "status", "message": TAMPERED}}
+    """The child's status.json as the parent may use it: a new dict of the known fields, typed and bounded
+    (messages cut to MAX_TEXT characters). It is written from the same process as student code, so a malformed
+    one means tampering: it becomes an error (score 0) instead of crashing the grader. The parameter count is not
+    taken from it: the parent computes it from the tensor shapes (grader/protocol.py)."""
+    try:
+        return _clean(status)
+    except _Tampered:
+        return {"stage": "started", "error": {"check": "status", "message": TAMPERED}}
 
 
 def _check(key, rubric, passed, output, score=None):

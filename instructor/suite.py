@@ -302,7 +302,15 @@ def read(out):
 
 
 def _save_labels(out, splits, provenance):
-    np.savez(Path(out) / LABELS, val=splits.labels["val"], test=splits.labels["test"])
+    """OUT/labels.npz, readable by this user alone (0600 in a 0700 folder): it holds the held-out labels, and a
+    sandboxed child running under another uid must not be able to read it even where it can see the host."""
+    os.chmod(out, 0o700)
+    path = Path(out) / LABELS
+    if path.is_symlink() or path.exists():
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        np.savez(f, val=splits.labels["val"], test=splits.labels["test"])
     (Path(out) / "labels.json").write_text(json.dumps({"data": provenance, "key": provenance_key(provenance)},
                                                       indent=1))
 

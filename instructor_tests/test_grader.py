@@ -8,6 +8,7 @@ safety (exits, floods, sleeps, leaks, background processes, a grader bug), repro
 Cost: every sandboxed run pays torch's import in the child (~10 s on a loaded 2-core box); trainings are 1 epoch
 on the synthetic stand-in at scale 0.2. Runs are sequential (one sandbox at a time).
 """
+import dataclasses
 import json
 import math
 import os
@@ -42,6 +43,7 @@ MEMORY_LIMIT_MB = 1200  # the plain baseline peaks at ~800 MB here (CUDA torch b
 KILL_LIMIT_S = 20  # time limit for the cases that must be stopped
 KILL_SLACK_S = 10  # grade() may take this much longer than the limit (data, layout, kill, cleanup, scoring)
 IS_ROOT = os.geteuid() == 0
+VIEW = IS_ROOT and sandbox.bubblewrap()[0] is not None  # the minimal filesystem view
 GRADESCOPE_VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
 
 
@@ -267,7 +269,7 @@ def test_memory_blowup_is_stopped_at_the_memory_limit(synthetic_root, tmp_path):
     record, elapsed = _grade(SUBS / "memory_blowup", tmp_path / "out", synthetic_root)
     box = record["sandbox"]
     assert box["memory_exceeded"] and not box["timed_out"]
-    assert MEMORY_LIMIT_MB < box["peak_rss_mb"] < MEMORY_LIMIT_MB + 600  # polled every 0.1 s: a bounded overshoot
+    assert MEMORY_LIMIT_MB <= box["peak_rss_mb"] < MEMORY_LIMIT_MB + 600  # the cgroup stops it at the limit
     assert "allocating 40 MB every 20 ms" in box["output"]
     check_outcome(record, tmp_path / "out", BUILT, [
         ("trains", f"Your run used more than {MEMORY_LIMIT_MB} MB of memory"),
@@ -318,21 +320,27 @@ def test_patching_the_metrics_in_the_child_changes_nothing(honest, synthetic_roo
 
 
 def test_forged_results_json_is_replaced_by_the_graders(honest, synthetic_root, tmp_path):
-    """The submission finds --out on the grader's command line, writes a perfect results.json there, plants a
-    symlink and a directory where the grader writes, and leaves a process rewriting results.json."""
+    """The submission looks for --out on the grader's command line to write a perfect results.json there, plant
+    a symlink and a directory where the grader writes, and leave a process rewriting results.json. In the
+    minimal filesystem view it finds no command line (its own PID namespace) and no such folder; without it,
+    everything it plants is replaced."""
     out = _world_dir(0o777)  # the worst case: the sandbox user can write where results go
     try:
         record = _cli(SUBS / "fake_results", out, synthetic_root)
         said = record["sandbox"]["output"]
-        assert "fake_results: wrote a forged" in said  # the attack really ran, and really wrote
-        assert "planted results.json.tmp -> decoy.txt and a grading_record.json directory" in said
-        assert "started a background rewriter" in said
+        if VIEW:
+            assert "fake_results: no --out on the grader's command line" in said, said
+        else:
+            assert "fake_results: wrote a forged" in said  # the attack really ran, and really wrote
+            assert "planted results.json.tmp -> decoy.txt and a grading_record.json directory" in said
+            assert "started a background rewriter" in said
+            assert (out / "decoy.txt").read_text() == "decoy"
         first = (out / "results.json").read_text()
         r = check_gradescope(out / "results.json")
         assert "FORGED" not in first and r["score"] == pytest.approx(honest["score"], abs=1e-3)
         _same_grade(record, honest)
-        assert (out / "grading_record.json").is_file() and (out / "decoy.txt").read_text() == "decoy"
-        time.sleep(2)  # the rewriter would have struck by now
+        assert (out / "grading_record.json").is_file()
+        time.sleep(2)  # a rewriter would have struck by now
         assert (out / "results.json").read_text() == first
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -353,9 +361,12 @@ def test_held_out_labels_cannot_be_read(honest, synthetic_root, tmp_path):
         record = _cli(SUBS / "steal_labels", tmp_path / "out", data_dir)
         said = record["sandbox"]["output"]
         print(said)
-        assert f"steal_labels: found {npz}" in said  # it found the file ...
-        assert f"{npz}: could not read it: PermissionError" in said  # ... and could not open it
-        assert "grader environment: PermissionError" in said
+        if VIEW:  # no grader process, no data folder: nothing of the host exists for it
+            assert "steal_labels: found" not in said and "grader command line" not in said
+        else:
+            assert f"steal_labels: found {npz}" in said  # it found the file ...
+            assert f"{npz}: could not read it: PermissionError" in said  # ... and could not open it
+            assert "grader environment: PermissionError" in said
         assert "data.npz: readable, but it holds no test labels" in said
         assert f"{npz}: LEAKED" not in said
         # Other readable copies elsewhere (e.g. another scale's synthetic file in /root/.medmnist, left by other
@@ -368,23 +379,27 @@ def test_held_out_labels_cannot_be_read(honest, synthetic_root, tmp_path):
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="a PID namespace needs root; without it a fast fork chain can escape")
-def test_background_processes_do_not_outlive_grading(honest, synthetic_root, tmp_path):
-    """A double-forked daemon and a fork chain, both waiting for the graded process to end: neither may act."""
-    markers = _world_dir(0o777)
-    try:
-        sub = tmp_path / "sub"
-        shutil.copytree(SUBS / "background_processes", sub)
-        model = sub / "model.py"
-        model.write_text(model.read_text().replace('MARKER_DIR = "/tmp/dermagrade-daemon-test"',
-                                                   f'MARKER_DIR = "{markers}"'))
-        record, _ = _grade(sub, tmp_path / "out", synthetic_root)
-        assert "daemon and fork chain started" in record["sandbox"]["output"]
-        assert (markers / "daemon-started").exists() and (markers / "chain-started").exists()
+def test_background_processes_do_not_outlive_grading(honest, synthetic_root, tmp_path, monkeypatch):
+    """A double-forked daemon and a fork chain, both waiting for the graded process to end: neither may act.
+    They leave their marks in the sandbox's out/, which the grader looks at 4 s after the run."""
+    sub = tmp_path / "sub"
+    shutil.copytree(SUBS / "background_processes", sub)
+    model = sub / "model.py"
+    model.write_text(model.read_text().replace('MARKER_DIR = "/tmp/dermagrade-daemon-test"',
+                                               'MARKER_DIR = os.path.join(os.getcwd(), "..", "out")'))
+    seen, read = [], grade_mod._read_outputs
+
+    def look_later(sb, rows):
         time.sleep(4)  # the daemon writes 3 s after the graded process is gone, the chain at once
-        assert sorted(p.name for p in markers.iterdir()) == ["chain-started", "daemon-started"]
-        _same_grade(record, honest)  # and the fork was not counted as twice the memory
-    finally:
-        shutil.rmtree(markers, ignore_errors=True)
+        seen.extend(sorted(p.name for p in (sb.path / "out").iterdir()))
+        return read(sb, rows)
+
+    monkeypatch.setattr(grade_mod, "_read_outputs", look_later)
+    record, _ = _grade(sub, tmp_path / "out", synthetic_root)
+    assert "daemon and fork chain started" in record["sandbox"]["output"]
+    assert {"chain-started", "daemon-started"} <= set(seen)
+    assert not {"marker", "chain-outlived"} & set(seen), seen
+    _same_grade(record, honest)  # and the fork was not counted as twice the memory
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -402,7 +417,7 @@ def test_grader_crash_still_writes_valid_results(monkeypatch, synthetic_root, tm
                           "--data-dir", str(synthetic_root)])
     r = check_gradescope(out / "results.json")
     assert r["score"] == 0
-    assert "itself failed (RuntimeError: simulated grader bug)" in r["output"]
+    assert "The autograder itself failed (RuntimeError: simulated grader bug)" in r["output"]
     assert "This is not a problem with your submission" in r["tests"][0]["output"]
 
 
@@ -426,7 +441,7 @@ def test_graded_twice_is_identical(honest, synthetic_root, tmp_path):
         return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
     assert strip(again["history"]) == strip(honest["history"])
-    assert again["ignored_files"] == ["student/README.md"]  # paths are relative to the upload's top
+    assert again["ignored_files"] == ["student/README.md"]  # paths as the upload holds them (locked/upload.py)
 
 
 def test_folder_without_the_two_files_scores_zero_with_a_clear_message(synthetic_root, tmp_path):
@@ -444,34 +459,6 @@ def test_folder_without_the_two_files_scores_zero_with_a_clear_message(synthetic
 
 # --------------------------------------------------------------------------------------------------------------
 # What the sandbox user can plant where the grader reads or writes (no sandbox needed)
-
-
-def _box_with_status(tmp_path, status_writer):
-    box = tmp_path / "box"
-    (box / "out").mkdir(parents=True)
-    status_writer(box / "out" / "status.json")
-    return box
-
-
-@pytest.mark.parametrize("plant", ["fifo", "dev_zero", "nested", "huge", "bad_types", "not_a_dict"])
-def test_tampered_status_is_an_error_not_a_hang_or_crash(plant, tmp_path):
-    writers = {
-        "fifo": lambda p: os.mkfifo(p),
-        "dev_zero": lambda p: p.symlink_to("/dev/zero"),
-        "nested": lambda p: p.write_text("[" * 200_000 + "]" * 200_000),
-        "huge": lambda p: p.write_text(json.dumps({"stage": "done", "pad": "x" * 11_000_000})),
-        "bad_types": lambda p: p.write_text(json.dumps({"stage": "checked", "params": "tiny",
-                                                        "preprocessing": {"ok": "yes", "message": 1}})),
-        "not_a_dict": lambda p: p.write_text("[1, 2, 3]"),
-    }
-    box = _box_with_status(tmp_path, writers[plant])
-    t0 = time.monotonic()
-    status, predictions = grade_mod._read_outputs(box)
-    assert time.monotonic() - t0 < 5 and predictions is None
-    assert status["error"]["check"] == "status" and status["error"]["message"] == scoring.TAMPERED
-    outcome = sandbox.Outcome(returncode=0, seconds=1.0)
-    tests, _ = scoring.score(status, predictions, {"val": [], "test": []}, outcome, RUBRIC)
-    assert sum(t["score"] for t in tests) == 0
 
 
 def test_predictions_that_are_not_numbers_are_an_error_not_a_crash():
@@ -529,28 +516,33 @@ print("done", flush=True)
 """
 
 
+def _sandbox_limits(**changes):
+    return dataclasses.replace(RUBRIC.limits, **{"time_limit_s": 30, "memory_limit_mb": 500, **changes})
+
+
 @pytest.mark.parametrize("pid_namespace", [True, False], ids=["pid_namespace", "subreaper_only"])
-def test_sandbox_kills_a_daemon_with_or_without_a_pid_namespace(pid_namespace, monkeypatch, tmp_path):
+def test_sandbox_kills_a_daemon_with_or_without_a_pid_namespace(pid_namespace, monkeypatch):
     if pid_namespace and not IS_ROOT:
         pytest.skip("a PID namespace needs root")
-    if not pid_namespace:  # as if a container forbade new PID namespaces
+    if not pid_namespace:  # as if a container forbade new PID namespaces (and so bubblewrap)
         monkeypatch.setattr(sandbox, "_can_unshare", lambda flags: not flags & sandbox.CLONE_NEWPID)
-    markers = _world_dir(0o777)
-    try:
-        out = sandbox.run([sys.executable, "-c", DAEMON, str(markers / "marker")], cwd=markers,
-                          env={"PATH": "/usr/bin:/bin"}, time_limit_s=30, memory_limit_mb=500)
+        monkeypatch.setattr(sandbox, "bubblewrap", lambda: (None, "forbidden in this test"))
+    with sandbox.Sandbox(_sandbox_limits()) as sb:
+        sb.seal()
+        out = sb.run([sys.executable, "-c", DAEMON, sb.inside("out/marker")], env={"PATH": "/usr/bin:/bin"})
         assert out.output == "daemon started\n" and out.returncode == 0
         assert any("PID namespace" in note for note in out.isolation) == pid_namespace
+        assert any("the host's filesystem is visible (forbidden in this test)" in note
+                   for note in out.isolation) == (not pid_namespace)
         time.sleep(2)
-        assert not (markers / "marker").exists()
-    finally:
-        shutil.rmtree(markers, ignore_errors=True)
+        assert not (sb.path / "out" / "marker").exists()
 
 
-def test_sandbox_counts_forked_pages_once(tmp_path):
+def test_sandbox_counts_forked_pages_once():
     """300 MB shared by a process and its 3 forks is ~300 MB, not 1200 MB (the sum of their RSS)."""
-    out = sandbox.run([sys.executable, "-c", FORKS], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
-                      time_limit_s=30, memory_limit_mb=800)
+    with sandbox.Sandbox(_sandbox_limits(memory_limit_mb=800)) as sb:
+        sb.seal()
+        out = sb.run([sys.executable, "-c", FORKS], env={"PATH": "/usr/bin:/bin"})
     assert not out.memory_exceeded and out.output == "done\n"
     assert 300 < out.peak_rss_mb < 500
 

@@ -15,7 +15,7 @@ def _load(tmp_path, text):
 
 def test_defaults_load_into_an_immutable_object():
     rubric = rubric_mod.load()
-    assert rubric.limits.threads == 1 and rubric.limits.sandbox_user == "nobody"
+    assert rubric.limits.threads == 1 and rubric.limits.sandbox_uids == (2_000_000, 2_009_999)
     assert rubric.max_score == 90 and rubric.check("mel_recall_bonus").bonus
     with pytest.raises(dataclasses.FrozenInstanceError):
         rubric.limits.time_limit_s = 1
@@ -25,7 +25,10 @@ def test_defaults_load_into_an_immutable_object():
     ("[limits]\ntime_limt_s = 100\n", "unknown key 'time_limt_s'; the keys are time_limit_s"),
     ("[limits]\nmemory_limit_mb = -5\n", "[limits] memory_limit_mb = -5: must be > 0"),
     ("[limits]\nthreads = 2.5\n", "[limits] threads = 2.5: expected a whole number"),
-    ("[limits]\nsandbox_user = \"\"\n", "sandbox_user = '': give a user name"),
+    ("[limits]\nsandbox_uids = [0, 10]\n", "sandbox_uids = [0, 10]: give [first, last]"),
+    ("[limits]\nsandbox_uids = [5000]\n", "sandbox_uids = [5000]: give [first, last]"),
+    ("[limits]\nmax_processes = 2\n", "max_processes = 2: must be >= 16"),
+    ("[limits]\nscratch_mb = 0\n", "scratch_mb = 0: must be >= 1"),
     ("[checks.test_aucc]\npoints = 1\n", "unknown key 'test_aucc'"),
     ("[checks.trains]\nvisibility = \"secret\"\n", "visibility = 'secret': use one of visible, hidden"),
     ("[checks.trains]\nbonus = \"yes\"\n", "bonus = 'yes': use true or false"),
