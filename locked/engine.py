@@ -59,7 +59,7 @@ def pick_device(name=None):
     return torch.device("cpu")
 
 
-def _student_call(sub, check, what, fn, *args):
+def student_call(sub, check, what, fn, *args):
     """Call student code; turn its exceptions into SubmissionErrors that point at the student's line."""
     try:
         return fn(*args)
@@ -73,13 +73,13 @@ def _student_call(sub, check, what, fn, *args):
 
 def build_model(sub):
     """Call build_model() and check that it is an nn.Module mapping a (2, 3, 28, 28) batch to (2, 7) logits."""
-    model = _student_call(sub, "build", "build_model() in model.py", sub.build_model)
+    model = student_call(sub, "build", "build_model() in model.py", sub.build_model)
     if not isinstance(model, torch.nn.Module):
         raise SubmissionError("build", f"build_model() must return a torch.nn.Module; it returned "
                               f"{type(model).__name__}. Did you forget `return MyModel()`?")
     model.eval()
     with torch.no_grad():
-        out = _student_call(sub, "build", "Your model's forward()", model, torch.rand(2, 3, 28, 28))
+        out = student_call(sub, "build", "Your model's forward()", model, torch.rand(2, 3, 28, 28))
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, NUM_CLASSES):
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise SubmissionError("output", f"For a batch of 2 images of shape 3x28x28 the model must return logits of "
@@ -112,12 +112,12 @@ def make_training_objects(sub, model, class_counts, n_steps=None):
     """
     if n_steps is None:
         n_steps = steps_per_epoch(SPLIT_SIZES["train"], sub.batch_size)
-    optimizer = _student_call(sub, "config", "make_optimizer(model) in train_config.py", sub.make_optimizer, model)
+    optimizer = student_call(sub, "config", "make_optimizer(model) in train_config.py", sub.make_optimizer, model)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise SubmissionError("config", f"make_optimizer(model) must return a torch.optim optimizer; got "
                               f"{type(optimizer).__name__}.")
     counts = torch.tensor(class_counts, dtype=torch.float32)
-    criterion = _student_call(sub, "config", "make_loss(class_counts) in train_config.py", sub.make_loss, counts)
+    criterion = student_call(sub, "config", "make_loss(class_counts) in train_config.py", sub.make_loss, counts)
     if not callable(criterion):
         raise SubmissionError("config", f"make_loss(class_counts) must return a loss such as nn.CrossEntropyLoss(); "
                               f"got {type(criterion).__name__}.")
@@ -126,7 +126,7 @@ def make_training_objects(sub, model, class_counts, n_steps=None):
     except (TypeError, ValueError):  # no signature to read (a builtin): call it with the optimizer alone
         wants_steps = False
     extra = {"steps_per_epoch": n_steps} if wants_steps else {}
-    scheduler = _student_call(sub, "config", "make_scheduler(optimizer) in train_config.py",
+    scheduler = student_call(sub, "config", "make_scheduler(optimizer) in train_config.py",
                               lambda: sub.make_scheduler(optimizer, **extra))
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise SubmissionError("config", "make_scheduler(optimizer) must return a torch.optim.lr_scheduler object "
@@ -176,7 +176,7 @@ def step_scheduler(sub, scheduler, when, val_loss=None):
     if scheduler is None or sub.scheduler_step != when:
         return
     args = (val_loss,) if when == "val_loss" else ()
-    _student_call(sub, "train", f"scheduler.step({'val_loss' if args else ''})", scheduler.step, *args)
+    student_call(sub, "train", f"scheduler.step({'val_loss' if args else ''})", scheduler.step, *args)
 
 
 def to_val_tensor(images):
@@ -185,7 +185,7 @@ def to_val_tensor(images):
 
 
 def _train_batch(sub, pil_images, idx):
-    xs = [_student_call(sub, "transform", "train_transform", sub.train_transform, pil_images[i]) for i in idx]
+    xs = [student_call(sub, "transform", "train_transform", sub.train_transform, pil_images[i]) for i in idx]
     if not all(isinstance(x, torch.Tensor) for x in xs):
         raise SubmissionError("transform", f"train_transform must return a tensor; it returned "
                               f"{type(xs[0]).__name__}. End it with transforms.ToTensor().")
@@ -252,15 +252,15 @@ def fit(sub, model, splits, device, log=print, progress=True):
                 x = x.contiguous(memory_format=torch.channels_last)
             y = train_y[idx].to(device)
             optimizer.zero_grad()
-            logits = _student_call(sub, "train", "The forward pass during training", model, x)
-            loss = _student_call(sub, "train", "The loss from make_loss()", criterion, logits, y)
+            logits = student_call(sub, "train", "The forward pass during training", model, x)
+            loss = student_call(sub, "train", "The loss from make_loss()", criterion, logits, y)
             if not torch.isfinite(loss) or loss.item() > DIVERGED_LOSS:
                 lr = optimizer.param_groups[0].get("lr")
                 raise SubmissionError("train", f"Training diverged: the loss became {loss.item()} at epoch {epoch}, "
                                       f"batch {step + 1}. Usually the learning rate is too high (yours starts at "
                                       f"lr={lr}); try 10x smaller, e.g. Adam(lr=1e-3) or SGD(lr=0.01).")
-            _student_call(sub, "train", "loss.backward()", loss.backward)
-            _student_call(sub, "train", "optimizer.step()", optimizer.step)
+            student_call(sub, "train", "loss.backward()", loss.backward)
+            student_call(sub, "train", "optimizer.step()", optimizer.step)
             step_scheduler(sub, scheduler, "batch")
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == y).sum().item()

@@ -17,8 +17,7 @@ from torch import nn
 from locked import engine, weights
 from locked.consistency import check_preprocessing
 from locked.info import CLASS_NAMES, NUM_CLASSES
-from locked.submission import PARAM_BUDGET, SubmissionError, describe_exception
-from locked.transforms import VAL_TRANSFORM
+from locked.submission import PARAM_BUDGET, SubmissionError
 
 OUTPUT_BATCH = 5       # an odd size, so a forward() that hard-codes the batch size shows up
 SMOKE_BATCH = 16       # images per smoke-run batch (16 halves a full-resolution ResNet18's time vs 32)
@@ -35,13 +34,11 @@ def explain(file, found, expected, why):
 
 
 def call_student(sub, what, fn, *args):
-    """Run student code; turn an exception into a failed check that points at the student's line."""
+    """Run student code as the locked loop does (engine.student_call); its error becomes this check's failure."""
     try:
-        return fn(*args)
-    except Exception as err:
-        if weights.is_download_failure(err):
-            raise AssertionError(str(weights.unavailable(err))) from None
-        raise AssertionError(f"{what} raised an error: {describe_exception(err, sub.folder)}") from None
+        return engine.student_call(sub, "check", what, fn, *args)
+    except (SubmissionError, weights.WeightsUnavailable) as err:
+        raise AssertionError(str(err)) from None
 
 
 def build(sub):
@@ -61,10 +58,6 @@ def training_objects(sub, model, counts):
         raise AssertionError(f"{err}{lesson}") from None
 
 
-def val_batch(images):
-    return torch.stack([VAL_TRANSFORM(img) for img in images])
-
-
 def test_model_builds(loaded):
     assert loaded.model_error is None, f"Could not load your submission from {loaded.path}:\n{loaded.model_error}"
     build(loaded.get("build_model"))
@@ -74,7 +67,7 @@ def test_model_output_shape_and_values(loaded, tiny_data, after):
     after("test_model_builds")
     sub = loaded.get("build_model")
     model = build(sub).eval()
-    x = val_batch(tiny_data.images[:OUTPUT_BATCH])
+    x = engine.to_val_tensor(tiny_data.images[:OUTPUT_BATCH])
     with torch.no_grad():
         out = call_student(sub, f"model.py: forward() on a batch of shape {tuple(x.shape)}", model, x)
     found = f"a tensor of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
@@ -93,7 +86,7 @@ def test_model_output_shape_and_values(loaded, tiny_data, after):
 def test_parameter_budget(loaded, after):
     after("test_model_builds")
     model = build(loaded.get("build_model"))
-    n = sum(p.numel() for p in model.parameters())
+    n = engine.count_parameters(model)
     assert n <= PARAM_BUDGET, explain(
         "model.py", f"your model has {n:,} parameters.", f"at most {PARAM_BUDGET:,} (frozen ones count too).",
         "the budget keeps grading fast and fair, and it is generous: a ResNet18 with a 7-class head has 11.2M. "
@@ -153,7 +146,7 @@ def test_training_smoke_loss_decreases(loaded, tiny_data, after):
     optimizer.zero_grad()
 
     # 2. The same fixed batch, SMOKE_STEPS times: the easiest task there is, so the loss must fall.
-    x, y = val_batch(tiny_data.images[:SMOKE_BATCH]), labels[:SMOKE_BATCH]
+    x, y = engine.to_val_tensor(tiny_data.images[:SMOKE_BATCH]), labels[:SMOKE_BATCH]
     losses = []
     for i in range(SMOKE_STEPS):
         torch.manual_seed(i)  # step 0's dropout masks are reused for the final measurement below
