@@ -96,7 +96,7 @@ def test_the_child_sees_only_its_view(tmp_path):
     root = eval(lines[0][len("root "):])  # noqa: S307  (our own print of a list of names)
     assert set(root) <= {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "proc", "dev", "tmp",
                          "var", "sandbox"} | {Path(sys.prefix).parts[1]}, root
-    assert eval(lines[1][len("sandbox "):]) == ["out", "work"]  # noqa: S307  (the test wrote nothing else)
+    assert eval(lines[1][len("sandbox "):]) == ["home", "out", "work"]  # noqa: S307  (the test wrote nothing else)
     assert max(eval(lines[2][len("procs "):])) < 10  # noqa: S307  its own PID namespace: no host process
     assert "READABLE" not in outcome.output, outcome.output
     assert outcome.output.count("hidden") == len(hosts)
