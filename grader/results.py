@@ -4,7 +4,7 @@ import os
 import shutil
 from pathlib import Path
 
-from locked import report
+from locked import diagnosis, report
 
 LEADERBOARD = (  # (name, metric key in the test metrics or record, order)
     ("Test AUC", "auc", "desc"),
@@ -28,6 +28,7 @@ def report_card(record):
         if m:
             lines += ["", f"{split.capitalize()} split ({m['n']} images):", report.per_class_table(m),
                       report.headline(m), report.verdict(m)]
+    lines += ["", diagnosis.from_grading_record(record)]
     if record.get("ignored_files"):
         lines += ["", "Ignored (only model.py and train_config.py are graded): " + ", ".join(record["ignored_files"])]
     lines += ["", f"Sandbox: {'; '.join(record['sandbox']['isolation'])}."]
