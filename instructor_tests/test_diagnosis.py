@@ -187,3 +187,19 @@ def test_history_keeps_every_run_and_returns_the_previous(tmp_path):
                  "+ EPOCHS = 10"):
         assert line in text, line
     assert not math.isnan(previous["train_seconds"])
+
+
+def test_the_speed_probe_reports_student_errors_like_the_run(small_splits, tmp_path):
+    """The probe runs the student's forward/loss/step before the real run: errors must read the same."""
+    from locked.submission import SubmissionError
+
+    model = (REPO / "student" / "model.py").read_text().replace(
+        "def forward(self, x):", "def forward(self, x):\n        if self.training:\n            raise ValueError('boom')")
+    assert "raise ValueError('boom')" in model
+    (tmp_path / "model.py").write_text(model)
+    (tmp_path / "train_config.py").write_text((REPO / "student" / "train_config.py").read_text())
+    with pytest.raises(SubmissionError, match="boom") as err:
+        train.run(tmp_path, small_splits, device="cpu", log=lambda *a: None, progress=False)
+    assert err.value.check == "train"
+    forecast, config = train.probe(REPO / "student", small_splits)
+    assert forecast["fits"] and forecast["seconds"] > 0 and config["optimizer"] == "SGD"

@@ -267,15 +267,20 @@ def format_findings(findings):
     return "\n".join(lines)
 
 
-def from_grading_record(record):
-    """The diagnosis block for the grader's report card, from its record (validation metrics, history, checks)."""
+def grading_record_findings(record):
+    """The findings for a grading record (validation metrics, history, the preprocessing check, the error)."""
     tests = {t.get("key"): t for t in record.get("tests", [])}
     pre = tests.get("preprocessing")
     preprocessing = None
     if pre and not pre["output"].startswith("Not run"):
         preprocessing = {"ok": pre["status"] == "passed", "message": pre["output"]}
     metrics = (record.get("metrics") or {}).get("val")
-    return format_findings(diagnose(record.get("history"), metrics, None, preprocessing, record.get("error")))
+    return diagnose(record.get("history"), metrics, None, preprocessing, record.get("error"))
+
+
+def from_grading_record(record):
+    """The diagnosis block for the grader's report card."""
+    return format_findings(grading_record_findings(record))
 
 
 def forecast(step_seconds, steps_per_epoch, epochs, eval_seconds, predict_seconds, time_limit_s=TIME_LIMIT_S,

@@ -48,9 +48,11 @@ def measure_speed(sub, model, splits, steps=PROBE_STEPS, warmup=WARMUP_STEPS):
                 if channels_last and x.dim() == 4:
                     x = x.contiguous(memory_format=torch.channels_last)
                 optimizer.zero_grad()
-                loss = criterion(probe(x), y[idx])
-                loss.backward()
-                optimizer.step()
+                call = engine._student_call  # the student's errors read as in the real run
+                loss = call(sub, "train", "The loss from make_loss()", criterion,
+                            call(sub, "train", "The forward pass during training", probe, x), y[idx])
+                call(sub, "train", "loss.backward()", loss.backward)
+                call(sub, "train", "optimizer.step()", optimizer.step)
             step = (time.process_time() - t0) / steps
             val_x = engine.to_val_tensor(splits.images["val"])
             t0 = time.process_time()
