@@ -41,7 +41,8 @@ HEALTHY = history([0.90, 0.70, 0.62, 0.58, 0.55], [0.75, 0.66, 0.62, 0.60, 0.59]
 GOOD = metrics(0.93, {"mel": 0.62, "nv": 0.95})
 STUCK = metrics(0.52, {c: 0.0 for c in CLASS_NAMES} | {"nv": 1.0})
 NV_ONLY = metrics(0.82, {c: 0.0 for c in CLASS_NAMES} | {"nv": 0.98, "bkl": 0.2})
-TRAP_PRE = {"ok": False, "message": "train_transform's output differs from validation:\n  per-channel mean: ...\n"
+TRAP_PRE = {"ok": False, "message": "train_transform's output differs from validation:\n  30% of training values lie "
+            "outside [0, 1]\n  per-channel mean: train (1.2, 0.37, 0.69) vs validation (0.76, 0.54, 0.56)\n"
             "Found in train_transform: Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])\nWhy ...",
             "measured": {"train": {"mean": [1.22, 0.37, 0.69], "std": [0.59, 0.68, 0.74]},
                          "val": {"mean": [0.76, 0.54, 0.56], "std": [0.14, 0.15, 0.17]}}}
@@ -147,7 +148,8 @@ def test_the_report_card_carries_the_block(tmp_path):
     record["tests"][0].update(status="failed", output=TRAP_PRE["message"])
     record["history"] = history([0.9, 0.7, 0.65], [5.0, 6.0, 6.1], [0.70, 0.76, 0.786])
     record["metrics"]["val"] = metrics(0.40, {c: 0.0 for c in CLASS_NAMES} | {"df": 1.0}, accuracy=0.062)
-    assert "Normalize(mean=[0.485" in results.report_card(record)
+    card = results.report_card(record)
+    assert "Normalize(mean=[0.485" in card and "per-channel mean: train (1.2, 0.37" in card
 
 
 def test_forecast_against_the_limit_and_what_to_change():

@@ -138,9 +138,10 @@ def rule_preprocessing(history, metrics, config=None, preprocessing=None, error=
     found = [line for line in str(preprocessing.get("message", "")).splitlines()
              if line.startswith("Found in train_transform:")]
     culprit = found[0].replace("Found in train_transform: ", "") if found else "a step in train_transform"
-    if not stats:  # no numbers passed: quote the measured line of the check's own message
-        stats = " " + next((line.strip() for line in str(preprocessing.get("message", "")).splitlines()
-                            if "per-channel" in line or "outside [0, 1]" in line), "")
+    if not stats:  # no numbers passed: quote the check's own measured lines, channel means first
+        lines = [line.strip() for line in str(preprocessing.get("message", "")).splitlines()]
+        stats = " " + next((line for key in ("per-channel mean", "per-channel std", "outside [0, 1]")
+                            for line in lines if key in line), "")
     return _finding("preprocessing", "Train/validation preprocessing mismatch",
                     f"{numbers}. Your train_transform changes the inputs: {culprit}.{stats.rstrip()}",
                     "exp 14 (the Normalize trap): validation and test images are ToTensor() only",
