@@ -28,10 +28,11 @@ COLLAPSE_NV_RECALL = 0.95
 MIN_ZERO_CLASSES = 4
 #: Validation collapsed while training is fine: validation accuracy this far below the final training accuracy.
 COLLAPSE_ACC_GAP = 0.25
-#: Overfitting: the final validation loss at least this factor above its best, which came >= 2 epochs earlier, while
-#: the training loss kept falling.
-OVERFIT_RISE = 1.10
-OVERFIT_MIN_EPOCHS_AFTER_BEST = 2
+#: Overfitting: the final validation loss at least this factor above its best, which came >= 3 epochs earlier, while
+#: the training loss kept falling. Validation loss is noisy: synthetic runs of exps 11, 12 and 15 swing by 10-35%
+#: from epoch to epoch (one spike of 1.7x) without a trend, and a looser rule called that overfitting.
+OVERFIT_RISE = 1.20
+OVERFIT_MIN_EPOCHS_AFTER_BEST = 3
 #: Good ranking: an AUC from which the melanoma-recall lesson (not a training problem) is the point.
 GOOD_AUC = 0.85
 #: Diverging: a training loss above this (cross-entropy starts at ln 7 = 1.95) or rising over the run.
