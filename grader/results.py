@@ -4,7 +4,7 @@ from pathlib import Path
 
 from grader import resultfile
 from grader.rubric import TEST_CHECKS
-from locked import report
+from locked import diagnosis, report
 
 LEADERBOARD = (  # (name, metric key in the test metrics or record, order)
     ("Test AUC", "auc", "desc"),
@@ -83,6 +83,7 @@ def report_card(record, student=False):
     if held:
         lines += ["", "More checks are shown after the due date or when your instructor publishes grades."]
     lines += _split_tables(record, student)
+    lines += ["", diagnosis.from_grading_record(record)]
     if record.get("ignored_files"):
         lines += ["", "Ignored (only model.py and train_config.py are graded): "
                   + ", ".join(_cut(name, MAX_NAME) for name in record["ignored_files"])]

@@ -62,3 +62,10 @@ def test_settings_name_the_variable_and_keep_old_names():
         settings.number("DERMA_THREADS", 2, kind=int, environ={"DERMA_THREADS": "two"})
     with pytest.raises(settings.SettingError, match="DERMA_SYNTHETIC_SCALE='0' is below its minimum"):
         settings.number("DERMA_SYNTHETIC_SCALE", 1.0, minimum=0.001, environ={"DERMAMNIST_SYNTHETIC_SCALE": "0"})
+
+
+def test_the_students_forecast_uses_the_rubrics_time_limit():
+    """locked/ ships to students without grader/, so the forecast keeps its own copy of the default limit."""
+    from locked import diagnosis
+
+    assert diagnosis.TIME_LIMIT_S == rubric_mod.load().limits.time_limit_s

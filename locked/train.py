@@ -1,21 +1,88 @@
 """The student's run: `python -m locked.train [--submission DIR] [--synthetic | --data-dir DIR]`.
 
-Trains the submission with the locked loop, reports on the validation split as the course does, and writes the
-whole run (metrics, history, data provenance) as JSON for later tools.
+Trains the submission with the locked loop, reports on the validation split as the course does, says what the
+numbers mean (locked.diagnosis), forecasts the graded time, compares with the previous run, and keeps every run
+as JSON in runs/history/<submission>/ (the latest also at runs/<submission>.json for later tools).
 """
 import argparse
+import copy
 import json
 import platform
+import random
 import sys
 import time
 from pathlib import Path
 
-from locked import data, engine, metrics, report, settings, submission, weights
-from locked.info import TARGET_AUC, TARGET_MEL_RECALL
+import numpy as np
+
+from locked import consistency, data, diagnosis, engine, metrics, report, settings, submission, weights
+
+#: Speed probe: steps timed (after WARMUP_STEPS untimed ones) on a throwaway copy of the model, one thread.
+PROBE_STEPS = 10
+WARMUP_STEPS = 2
+
+
+def measure_speed(sub, model, splits, steps=PROBE_STEPS, warmup=WARMUP_STEPS):
+    """The submission's own one-thread CPU speed, as the grader runs it: seconds per training step and per pass over
+    the validation split. CPU time, not wall time: a busy laptop (or a shared server) would otherwise inflate it.
+    Works on copies with every random state restored, so the real run is unchanged.
+    Also returns the config the diagnosis reads (optimizer, lr, class weights)."""
+    torch = engine.torch
+    threads, states = torch.get_num_threads(), (random.getstate(), np.random.get_state())
+    try:
+        torch.set_num_threads(1)
+        with torch.random.fork_rng(devices=[]):
+            probe = copy.deepcopy(model).to("cpu").train()
+            optimizer, criterion, _ = engine.make_training_objects(sub, probe, splits.class_counts("train"))
+            channels_last = engine._channels_last_ok(probe, "cpu")
+            bs, n = sub.batch_size, len(splits.labels["train"])
+            batches = [[i % n for i in range(k * bs, (k + 1) * bs)] for k in range(warmup + steps)]
+            pil = {i: engine.Image.fromarray(splits.images["train"][i]) for b in batches for i in b}
+            y = torch.as_tensor(splits.labels["train"])
+            for k, idx in enumerate(batches):
+                if k == warmup:
+                    t0 = time.process_time()
+                x = engine._train_batch(sub, pil, idx)
+                if channels_last and x.dim() == 4:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                optimizer.zero_grad()
+                call = engine.student_call  # the student's errors read as in the real run
+                loss = call(sub, "train", "The loss from make_loss()", criterion,
+                            call(sub, "train", "The forward pass during training", probe, x), y[idx])
+                call(sub, "train", "loss.backward()", loss.backward)
+                call(sub, "train", "optimizer.step()", optimizer.step)
+            step = (time.process_time() - t0) / steps
+            val_x = engine.to_val_tensor(splits.images["val"])
+            t0 = time.process_time()
+            engine.predict_logits(probe, val_x, "cpu")
+            evaluation = time.process_time() - t0
+    finally:
+        torch.set_num_threads(threads)
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+    steps_per_epoch = max(1, n // bs + (n % bs > 1))
+    config = {"optimizer": type(optimizer).__name__, "lr": optimizer.param_groups[0].get("lr"),
+              "class_weights": getattr(criterion, "weight", None) is not None, "epochs": sub.epochs,
+              "batch_size": bs}
+    return {"step_seconds": step, "steps_per_epoch": steps_per_epoch, "eval_seconds": evaluation,
+            "predict_seconds": evaluation * (1 + len(splits.images["test"]) / len(splits.images["val"]))}, config
+
+
+def forecast_for(speed, epochs, time_limit_s=diagnosis.TIME_LIMIT_S, cpu_share=diagnosis.GRADING_CPU_SHARE):
+    return diagnosis.forecast(speed["step_seconds"], speed["steps_per_epoch"], epochs, speed["eval_seconds"],
+                              speed["predict_seconds"], time_limit_s=time_limit_s, cpu_share=cpu_share)
+
+
+def probe(folder, splits, max_epochs=submission.DEFAULT_MAX_EPOCHS):
+    """Load and build a submission and forecast its graded time, without training (for quick checks)."""
+    engine.seed_everything()
+    sub = submission.load(folder, max_epochs=max_epochs)
+    speed, config = measure_speed(sub, engine.build_model(sub), splits)
+    return forecast_for(speed, sub.epochs), config
 
 
 def run(folder, splits, device=None, log=print, progress=True, max_epochs=submission.DEFAULT_MAX_EPOCHS):
-    """Load, build, train and score on validation. Returns the run record (a JSON-ready dict)."""
+    """Load, build, forecast, train and score on validation. Returns the run record (a JSON-ready dict)."""
     threads = engine.pin_threads()
     engine.seed_everything()
     sub = submission.load(folder, max_epochs=max_epochs)
@@ -24,15 +91,45 @@ def run(folder, splits, device=None, log=print, progress=True, max_epochs=submis
     device = engine.pick_device(device)
     log(f"Model: {type(model).__name__}, {params:,} parameters; device {device}, {threads} threads; "
         f"{sub.epochs} epochs, batch {sub.batch_size}")
+    speed, config = measure_speed(sub, model, splits)
+    forecast = forecast_for(speed, sub.epochs)
+    log(diagnosis.format_forecast(forecast, sub.batch_size))
+    pre = consistency.check_preprocessing(sub.train_transform, splits.images["train"])
     t0 = time.perf_counter()
     history = engine.fit(sub, model, splits, device, log=log, progress=progress)
     train_seconds = time.perf_counter() - t0
     val_proba = metrics.softmax(engine.predict_logits(model, engine.to_val_tensor(splits.images["val"]), device))
     return {"submission": str(sub.folder), "data": splits.provenance, "params": params,
-            "train_seconds": train_seconds, "history": history,
+            "train_seconds": train_seconds, "history": history, "config": config,
             "val": metrics.evaluate(splits.labels["val"], val_proba),
+            "preprocessing": {"ok": pre.ok, "message": pre.message, "measured": pre.measured},
+            "speed": speed, "forecast": forecast,
+            "files": {name: (Path(sub.folder) / name).read_text() for name in submission.STUDENT_FILES},
             "machine": {"device": str(device), "threads": threads, "platform": platform.platform(),
                         "python": platform.python_version(), "torch": engine.torch.__version__}}
+
+
+def diagnose(record):
+    """The diagnosis block for a run record."""
+    return diagnosis.format_findings(diagnosis.diagnose(record["history"], record["val"], record.get("config"),
+                                                        record.get("preprocessing")))
+
+
+def save(record, out):
+    """Write the record to `out` (the latest run) and to the history folder beside it; return the previous run."""
+    out = Path(out)
+    history = out.parent / "history" / out.stem
+    history.mkdir(parents=True, exist_ok=True)
+    previous = sorted(history.glob("*.json"))
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    record = {**record, "timestamp": stamp}
+    path, k = history / f"{stamp}.json", 1
+    while path.exists():
+        path, k = history / f"{stamp}-{k}.json", k + 1
+    text = json.dumps(record, indent=1)
+    path.write_text(text)
+    out.write_text(text)
+    return json.loads(previous[-1].read_text()) if previous else None, path
 
 
 def main(argv=None):
@@ -41,7 +138,8 @@ def main(argv=None):
     ap.add_argument("--data-dir", help="folder holding dermamnist.npz (default: $DERMA_DATA_DIR or ~/.medmnist)")
     ap.add_argument("--synthetic", action="store_true", help="offline: use the synthetic stand-in, not real data")
     ap.add_argument("--device", help="cpu, cuda or mps (default: the fastest available)")
-    ap.add_argument("--out", help="where to write the run's JSON (default: runs/<submission>.json)")
+    ap.add_argument("--out", help="where to write the run's JSON (default: runs/<submission>.json; every run is "
+                                  "also kept in runs/history/<submission>/)")
     args = ap.parse_args(argv)
     try:
         splits = data.load(args.data_dir, args.synthetic)
@@ -54,17 +152,24 @@ def main(argv=None):
         record = run(args.submission, splits, device=args.device)
     except (submission.SubmissionError, weights.WeightsUnavailable) as err:
         print(f"\nYour submission could not be trained:\n  {err}", file=sys.stderr)
+        found = diagnosis.diagnose([], None, error={"check": getattr(err, "check", ""), "message": str(err)})
+        if found:
+            print(diagnosis.format_findings(found), file=sys.stderr)
         return 1
     val = record["val"]
     print(f"\nValidation report ({val['n']} images):")
     print(report.per_class_table(val))
     print(report.headline(val, record["params"], record["train_seconds"]))
     print(report.verdict(val))
-    print(report.data_banner(splits.provenance))
+    print()
+    print(diagnose(record))
+    print(diagnosis.format_forecast(record["forecast"], record["config"]["batch_size"]))
     out = Path(args.out or f"runs/{Path(args.submission).resolve().name}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1))
-    print(f"Run written to {out}")
+    previous, kept = save(record, out)
+    if previous:
+        print(report.compare(previous, record))
+    print(report.data_banner(splits.provenance))
+    print(f"Run written to {out} (kept as {kept})")
     return 0
 
 
