@@ -1,6 +1,6 @@
 """Check locked.train's grading-time forecast against the grader's actual time, on this machine.
 
-    DERMAMNIST_ROOT=/tmp/standin python benchmarks/bench_forecast.py 1 2 5 6 7 --out runs/forecast
+    DERMA_DATA_DIR=/tmp/standin python benchmarks/bench_forecast.py 1 2 5 6 7 --out runs/forecast
 
 For each solution: the one-thread speed probe of `locked.train.probe` (CPU seconds, forecast for a full core:
 cpu_share=1), then `python -m grader grade` on the same synthetic data. Actuals: the CPU time of the grading

@@ -1,6 +1,6 @@
 """Does the synthetic stand-in still teach the course's lessons? Train solutions directly with the locked loop.
 
-    DERMAMNIST_ROOT=/tmp/standin python benchmarks/bench_standin.py 8 14 15 3 4 --out runs/standin
+    DERMA_DATA_DIR=/tmp/standin python benchmarks/bench_standin.py 8 14 15 3 4 --out runs/standin
 
 One experiment per process call, 1 thread (the grader's setting), full-size synthetic data, validation metrics.
 Each result is written to OUT/exp_NN.json as soon as it finishes (the run record of locked.train plus the wall

@@ -15,9 +15,9 @@ is kept), a progress bar with ETA. OUT is a suite folder (one result folder per 
     class_report.html   score and AUC distributions, melanoma recall vs AUC, the submissions a clinic would deploy
 
 Concurrent gradings: each runs in its own process, sandbox and time and memory limits, so a crashed, hanging or
-memory-hungry submission is stopped at its own limits and the others go on. Until the grader gives every run its
-own user (issue 11), all sandboxes run as the same user (`nobody`): while two run at once, one student's code
-could read or overwrite the other's sandbox files. Grade with -j 1 if you cannot accept that.
+memory-hungry submission is stopped at its own limits and the others go on. As root, every grading runs under a
+uid of its own in 0700 folders, in its own filesystem view (grader/sandbox.py), so two gradings at once cannot see
+or touch each other (instructor_tests/test_hardening.py grades two at once).
 """
 import csv
 import json
