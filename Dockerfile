@@ -29,16 +29,6 @@
 ARG BASE_IMAGE=python:3.11-slim-bookworm@sha256:a36c24f9cbdf4fd0f52d67f0823eeac19c2028c637cecc392d97f980d4fec56b
 FROM ${BASE_IMAGE}
 
-ARG BASE_IMAGE
-ARG VERSION=dev
-ARG REVISION=unknown
-LABEL org.opencontainers.image.title="dermamnist-grader" \
-      org.opencontainers.image.description="CPU-only autograder for the DermaMNIST Beat-the-Baseline assignment: trains a submission in a sandbox and writes Gradescope's results.json" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.base.name="${BASE_IMAGE}" \
-      org.opencontainers.image.documentation="packaging/README.md"
-
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -70,5 +60,16 @@ COPY locked/ locked/
 COPY grader/ grader/
 COPY packaging/run_grader.py packaging/docker_grade.sh packaging/
 RUN bash packaging/bake_assets.sh --check
+
+# Labels last: a new REVISION must not invalidate the cached layers above.
+ARG BASE_IMAGE
+ARG VERSION=dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="dermamnist-grader" \
+      org.opencontainers.image.description="CPU-only DermaMNIST autograder: Gradescope results.json" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}" \
+      org.opencontainers.image.documentation="packaging/README.md"
 
 CMD ["bash", "packaging/docker_grade.sh"]

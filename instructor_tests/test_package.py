@@ -250,6 +250,9 @@ def test_dockerfile_layers_keep_the_slow_steps_cached():
     for n, (i, a) in enumerate(steps):
         if i == "COPY" and any(x in a for x in ("locked/", "grader/", "run_grader.py")):
             assert n > bake > install, f"COPY {a} comes before a slow step"
+    last_run = max(n for n, (i, _) in enumerate(steps) if i == "RUN")
+    for arg in ("VERSION", "REVISION"):  # a build argument's new value re-runs every RUN after its ARG
+        assert next(n for n, (i, a) in enumerate(steps) if i == "ARG" and a.startswith(arg)) > last_run, arg
 
 
 def test_dockerfile_copies_only_what_exists_and_is_in_the_context():

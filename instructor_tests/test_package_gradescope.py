@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import intake, package
+from grader import intake
+from instructor import package
 from grader import rubric as rubric_mod
 
 REPO = Path(__file__).resolve().parents[1]
