@@ -189,6 +189,9 @@ case "$(echo "${{DERMAMNIST_SYNTHETIC:-}}" | tr '[:upper:]' '[:lower:]')" in
   *) DERMAMNIST_ROOT={DATA_ROOT} TORCH_HOME={TORCH_HOME} {VENV_PYTHON} "$DERMA_TMP/bake_assets.py" ;;
 esac
 chmod -R a+rX {VENV_DIR}
+# `otter grade`'s Dockerfile then `touch`es /autograder/submission_metadata.json, and otter 7.0.0 json-loads it when
+# plugins are configured: an empty file fails every grading. Gradescope overwrites it with the real metadata.
+[ -s /autograder/submission_metadata.json ] || echo '{{}}' > /autograder/submission_metadata.json
 rm -rf "$DERMA_TMP"
 echo "setup.sh: DermaMNIST grading environment ready"
 """

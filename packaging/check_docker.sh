@@ -182,7 +182,7 @@ if wants otter; then
     chmod +x "$DOCKER_CONFIG/cli-plugins/docker-buildx"
     echo "no buildx plugin: using packaging/docker-buildx-shim (classic builder)"
   fi
-  OT="$WORK/otter"; rm -rf "$OT"; mkdir -p "$OT/submissions"
+  OT="$WORK/otter"; rm -rf "$OT"; mkdir -p "$OT/submissions" "$OT/graded"
   (cd "$REPO" && "$PY" -m instructor package --out "$OT/dist" --only otter >/dev/null)
   for kind in good trap broken; do
     (cd "$REPO/instructor_tests/package_submissions" && "$PY" -c \

@@ -58,6 +58,8 @@ def check_gradescope(results_dir, kind):
 
 def check_otter(csv_path):
     rows = {r["file"]: r for r in csv.DictReader(open(csv_path))}
+    if "points-per-question" not in rows:  # otter writes it only when some submission was graded
+        report(f"otter: nothing graded: {[r.get('grading_status') for r in rows.values()]}", ["no grades"])
     maxima = rows.pop("points-per-question")
     questions = [q for q in maxima if q.startswith("q")]
     qname = {q.split("_", 1)[1]: q for q in questions}
