@@ -208,13 +208,13 @@ if wants gradescope; then
 z = zipfile.ZipFile(sys.argv[1])
 for i in z.infolist():
     z.extract(i, sys.argv[2]); m = (i.external_attr >> 16) & 0o777
-    if m: os.chmod(os.path.join(sys.argv[2], i.filename), m)' "$GS/dist/gradescope_autograder.zip" "$GS/source"
+    if m: os.chmod(os.path.join(sys.argv[2], i.filename), m)' "$GS/dist/gradescope_autograder.zip" "$GS/tree/autograder/source"
   docker rm -f dermamnist-gs-setup >/dev/null 2>&1 || true
   t=$SECONDS
   docker create --name dermamnist-gs-setup -e "TORCH_STANDIN=$STANDIN" -e "TORCH_FIND_LINKS=$LINKS" \
     -e DERMAMNIST_SYNTHETIC=1 "$STANDIN_BASE" bash -c \
     'mkdir -p /autograder/submission /autograder/results && cp /autograder/source/run_autograder /autograder/ && bash /autograder/source/setup.sh' >/dev/null
-  docker cp "$GS/source" dermamnist-gs-setup:/autograder/
+  docker cp "$GS/tree/autograder" dermamnist-gs-setup:/
   docker start -a dermamnist-gs-setup >"$GS/setup.log" 2>&1 || { tail -n 40 "$GS/setup.log"; fail "setup.sh"; }
   docker commit dermamnist-gs-setup dermamnist-gradescope:check >/dev/null
   docker rm dermamnist-gs-setup >/dev/null
