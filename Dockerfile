@@ -1,36 +1,75 @@
 # CPU-only DermaMNIST grader: the isolated grader with the pinned CPU build of torch, DermaMNIST and the ResNet18
-# ImageNet weights baked in. Walkthrough: packaging/README.md ("Docker").
+# ImageNet weights baked in. Walkthrough: packaging/README.md ("Docker"); `bash packaging/check_docker.sh` builds
+# this file and grades four submissions with it, as CI does.
 #
 #   docker build -t dermamnist-grader .
 #   docker run --rm --cpus=0.5 --memory=768m --network none \
 #       -v "$PWD/submission":/submission:ro -v "$PWD/results":/results dermamnist-grader
 #
 # /submission: the student's upload (the two files, a student/ folder, or a zip of it). /results: results.json
-# (Gradescope's format), grading_record.json and report.txt. The container runs as root so that the grader can
-# drop student code to the unprivileged user `nobody` and keep the test labels out of its reach.
+# (Gradescope's format), grading_record.json and report.txt, handed to the owner of the mounted /results folder
+# when grading ends. The container runs as root so that the grader can drop student code to the unprivileged user
+# `nobody` and keep the test labels out of its reach.
 #
-# Thin on purpose: every RUN is a script CI also runs (instructor_tests/test_package.py checks that).
-FROM python:3.11.7-slim-bookworm
+# Layers, slowest first: the torch install, then the data and weights bake, then the grader. Editing grader/,
+# locked/ or packaging/run_grader.py re-runs only the last, cheap layer. Every RUN is a script CI runs.
+#
+# Build arguments (the defaults build the real image; check_docker.sh overrides them to build offline-ish):
+#   BASE_IMAGE      python:3.11-slim-bookworm pinned by digest. To move it: `docker pull python:3.11-slim-bookworm`
+#                   then `docker inspect --format '{{index .RepoDigests 0}}' python:3.11-slim-bookworm` (or
+#                   `docker buildx imagetools inspect python:3.11-slim-bookworm`), paste the digest here and rebuild.
+#                   Any Debian-like image with python3 (3.11) and its venv module works.
+#   TORCH_INDEX_URL where the +cpu builds of torch/torchvision come from (PyTorch's CPU index).
+#   TORCH_STANDIN   e.g. "torch==2.13.0+cpu torchvision==0.28.0": install these instead of requirements.txt's torch
+#                   pins, from PyPI plus TORCH_FIND_LINKS (stand-in builds for testing; the image says so loudly).
+#   TORCH_FIND_LINKS  a URL or folder of wheels offered to pip next to PyPI.
+#   DERMAMNIST_SYNTHETIC  empty (default: DermaMNIST from Zenodo, md5-checked, and the weights are baked in) or 1:
+#                   grade on the project's synthetic stand-in at DERMAMNIST_SYNTHETIC_SCALE, nothing downloaded, no
+#                   pretrained weights (testing only: every report then says SYNTHETIC).
+ARG BASE_IMAGE=python:3.11-slim-bookworm@sha256:a36c24f9cbdf4fd0f52d67f0823eeac19c2028c637cecc392d97f980d4fec56b
+FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/dermamnist/venv/bin:$PATH \
     DERMAMNIST_ROOT=/opt/dermamnist/data \
     TORCH_HOME=/opt/dermamnist/torch \
     DERMA_MEMORY_LIMIT_MB=640
 
 WORKDIR /opt/dermamnist/app
 
-# 1. The pinned CPU build of torch/torchvision, then every other pin (verified after install).
+# 1. The pinned CPU build of torch/torchvision, then every other pin the grader uses (verified after install).
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ARG TORCH_STANDIN=
+ARG TORCH_FIND_LINKS=
 COPY requirements.txt ./
-COPY packaging/install_deps.sh packaging/bake_assets.sh packaging/bake_assets.py packaging/run_grader.py packaging/
-RUN bash packaging/install_deps.sh requirements.txt
+COPY packaging/install_deps.sh packaging/
+RUN DERMA_VENV=/opt/dermamnist/venv DERMA_GRADING_ONLY=1 bash packaging/install_deps.sh requirements.txt
 
 # 2. DermaMNIST (md5-checked) and the ResNet18 weights, baked in: grading never needs the network.
-COPY locked/ locked/
+ARG DERMAMNIST_SYNTHETIC=
+ARG DERMAMNIST_SYNTHETIC_SCALE=1
+ENV DERMAMNIST_SYNTHETIC=${DERMAMNIST_SYNTHETIC} \
+    DERMAMNIST_SYNTHETIC_SCALE=${DERMAMNIST_SYNTHETIC_SCALE}
+COPY packaging/bake_assets.sh packaging/bake_assets.py packaging/
 RUN bash packaging/bake_assets.sh
 
-# 3. The grader last: editing it does not re-download anything.
+# 3. The grader last: editing it re-runs nothing above. The check proves the baked files are where locked/ looks.
+COPY locked/ locked/
 COPY grader/ grader/
+COPY packaging/run_grader.py packaging/docker_grade.sh packaging/
+RUN bash packaging/bake_assets.sh --check
 
-CMD ["python", "packaging/run_grader.py", "--submission", "/submission", "--results", "/results"]
+# Labels last: a new REVISION must not invalidate the cached layers above.
+ARG BASE_IMAGE
+ARG VERSION=dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="dermamnist-grader" \
+      org.opencontainers.image.description="CPU-only DermaMNIST autograder: Gradescope results.json" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}" \
+      org.opencontainers.image.documentation="packaging/README.md"
+
+CMD ["bash", "packaging/docker_grade.sh"]

@@ -58,6 +58,7 @@ def main():
         images = {s: npz[f"{s}_images"] for s in ("train", "val", "test")}
         labels = {s: npz[f"{s}_labels"] for s in ("train", "val")}
     splits = data.Splits(images, labels)
+    save(stage="started")  # the first status.json: from here on the student's code runs (none without it)
     sub = submission.load(SANDBOX / "submission", max_epochs=request["max_epochs"])
     save(stage="loaded", epochs=sub.epochs, batch_size=sub.batch_size)
     model = engine.build_model(sub)

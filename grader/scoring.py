@@ -125,8 +125,29 @@ _STAGE_WORDS = {"started": "loading your files", "loaded": "building your model"
                 "done": "finishing"}
 
 
+def _environment_failure(outcome, limits):
+    """The child was stopped before it wrote its first status.json, i.e. before any student code ran (importing
+    torch, loading the data): the grading environment's failure, said so, with the instructor's fix."""
+    if outcome.memory_exceeded:
+        what = (f"it needed more than the {limits['memory_limit_mb']} MB memory limit (peak seen "
+                f"{outcome.peak_rss_mb:.0f} MB) just to import torch and load the data")
+        fix = ("install the CPU build of torch (packaging/install_deps.sh; the default CUDA build needs about 300 MB "
+               "more) or raise the sandbox memory limit (DERMA_MEMORY_LIMIT_MB)")
+    elif outcome.timed_out:
+        what = f"it did not even reach your files within the {limits['time_limit_s']} s limit"
+        fix = "the grading machine is overloaded or too slow: regrade, or raise the time limit (DERMA_TIME_LIMIT_S)"
+    else:
+        what = f"its process ended (exit status {outcome.returncode}) while importing torch and loading the data"
+        fix = "read the grader's log (grading_record.json) and the image build log"
+    return (f"The grader was stopped before your code ran: {what}. This is a problem with the grading environment, "
+            f"not with your submission: please tell your instructor and resubmit once it is fixed. "
+            f"(For the instructor: {fix}.)")
+
+
 def _failure_reason(status, outcome, limits):
     """Why the child did not finish, in words a student can act on (None if it finished)."""
+    if not status and (outcome.memory_exceeded or outcome.timed_out or outcome.returncode):
+        return _environment_failure(outcome, limits)
     if outcome.memory_exceeded:
         return (f"Your run used more than {limits.memory_limit_mb:g} MB of memory (peak seen "
                 f"{outcome.peak_rss_mb:.0f} MB) and was stopped. Use a smaller model or batch size, and do not "

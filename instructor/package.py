@@ -31,18 +31,18 @@ ZIP_NAMES = {"gradescope": "gradescope_autograder.zip", "otter": "otter_autograd
              "starter": "student_starter.zip"}
 
 # Fixed locations inside every grading image (Gradescope, Docker, otter): baked once, read at grading time.
-VENV_PYTHON, DATA_ROOT, TORCH_HOME = settings.IMAGE_PYTHON, settings.IMAGE_DATA_DIR, settings.IMAGE_TORCH_HOME
+VENV_DIR, VENV_PYTHON = settings.IMAGE_VENV, settings.IMAGE_PYTHON
+DATA_ROOT, TORCH_HOME = settings.IMAGE_DATA_DIR, settings.IMAGE_TORCH_HOME
 IMAGE_MEMORY_LIMIT_MB = 640  # the sandbox's limit on a 768 MB box (Gradescope's default; `docker run --memory=768m`)
 OTTER_PYTHON_VERSION = "3.11"  # the Python every pin in requirements.txt has wheels for (and CI runs)
-OTTER_ENV_PYTHON = "/root/miniforge3/envs/otter-env/bin/python"  # where otter's setup.sh puts its environment
 OTTER_SUPPORT = "_dermamnist_autograder"
 OTTER_DRIVER = "dermamnist_autograder.py"
 OTTER_PLUGIN = "dermamnist_otter_plugin"  # module; its CleanUpload class is registered in otter_config.json
 OTTER_CONFIG = {"show_all_public": True, "plugins": [f"{OTTER_PLUGIN}.CleanUpload"]}  # non-default keys only
 OTTER_PARTIAL_STEPS = 11  # test_auc's partial credit in otter: 11 steps (5 points each with the default 55)
 
-GRADING_SCRIPTS = ("run_grader.py", "install_deps.sh", "bake_assets.sh", "bake_assets.py")
-EXECUTABLE = {"setup.sh", "run_autograder", "install_deps.sh", "bake_assets.sh", "run_grader.py"}
+GRADING_SCRIPTS = ("run_grader.py", "install_python311.sh", "install_deps.sh", "bake_assets.sh", "bake_assets.py")
+EXECUTABLE = {"setup.sh", "run_autograder", "install_python311.sh", "install_deps.sh", "bake_assets.sh", "run_grader.py"}
 STARTER_FORBIDDEN = ("solutions/", "instructor_tests/", "grader/", "benchmarks/", "packaging/", "dist/", "runs/",
                      "rubric.toml", ".git/")
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
@@ -155,34 +155,49 @@ def otter_tests(rubric):
     return tests
 
 
-def _otter_setup_append():
-    """Lines added to otter's setup.sh: pinned CPU torch + the other pins, then the baked data and weights."""
-    install = (PACKAGING / "install_deps.sh").read_text()
-    bake = (PACKAGING / "bake_assets.py").read_text()
+def _otter_setup():
+    """otter's setup.sh, replaced: Python 3.11 and every pin from PyPI into a venv (no conda, no browser), the plugin,
+    the baked data and weights. Embeds the packaging scripts: otter's image build runs it before the files exist."""
+    scripts = {name: (PACKAGING / name).read_text() for name in ("install_python311.sh", "install_deps.sh",
+                                                               "bake_assets.py")}
     plugin = (PACKAGING / "otter" / f"{OTTER_PLUGIN}.py").read_text()
     marker = "DERMAMNIST_SCRIPT_EOF"
-    if any(marker in text for text in (install, bake, plugin)):
+    if any(marker in text for text in (*scripts.values(), plugin)):
         raise PackageError(f"{marker} appears in a packaging script; pick another heredoc marker")
-    return f"""
-# ---- DermaMNIST, appended by `python -m instructor package` ----------------------------------------------------------
-# otter's environment above holds otter only. Add the pinned CPU build of torch and every other pin, install the
-# plugin that clears uploads before the kernel starts, then bake DermaMNIST and the ResNet18 weights into the image.
-# The scripts are packaging/install_deps.sh, packaging/otter/{OTTER_PLUGIN}.py and packaging/bake_assets.py,
-# embedded verbatim: otter's image build runs this file before the support files exist.
+    embedded = "".join(f"cat > \"$DERMA_TMP/{name}\" <<'{marker}'\n{text}{marker}\n" for name, text in scripts.items())
+    return f"""#!/usr/bin/env bash
+# otter's image build (`otter grade`, or Gradescope via otter), written by `python -m instructor package` in place of
+# the setup.sh `otter generate` writes (Miniforge, a conda-forge environment, Playwright's Chromium: gigabytes, and
+# none of it is used here). Python 3.11 and the pinned packages come from the distribution and PyPI alone: a venv
+# in {VENV_DIR} with otter-grader, the CPU build of torch and every pin, then the otter plugin, then DermaMNIST and
+# the ResNet18 weights. run_autograder runs run_otter.py with that venv's Python. Scripts embedded verbatim:
+# packaging/install_python311.sh, packaging/install_deps.sh, packaging/bake_assets.py, packaging/otter/{OTTER_PLUGIN}.py.
 set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
 DERMA_TMP="$(mktemp -d)"
-cat > "$DERMA_TMP/install_deps.sh" <<'{marker}'
-{install}{marker}
-cat > "$DERMA_TMP/bake_assets.py" <<'{marker}'
-{bake}{marker}
-PYTHON={OTTER_ENV_PYTHON} bash "$DERMA_TMP/install_deps.sh" /autograder/source/requirements.txt
-DERMA_SITE="$({OTTER_ENV_PYTHON} -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+{embedded}bash "$DERMA_TMP/install_python311.sh"
+PYTHON=python3.11 DERMA_VENV={VENV_DIR} bash "$DERMA_TMP/install_deps.sh" /autograder/source/requirements.txt
+DERMA_SITE="$({VENV_PYTHON} -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 cat > "$DERMA_SITE/{OTTER_PLUGIN}.py" <<'{marker}'
 {plugin}{marker}
-{OTTER_ENV_PYTHON} -c "import {OTTER_PLUGIN}; print('setup.sh: otter plugin installed')"
-DERMAMNIST_ROOT={DATA_ROOT} TORCH_HOME={TORCH_HOME} {OTTER_ENV_PYTHON} "$DERMA_TMP/bake_assets.py"
+{VENV_PYTHON} -c "import otter, {OTTER_PLUGIN}; print('setup.sh: otter and its plugin installed')"
+case "$(echo "${{DERMAMNIST_SYNTHETIC:-}}" | tr '[:upper:]' '[:lower:]')" in
+  1|true|yes) echo "setup.sh: DERMAMNIST_SYNTHETIC is set: NOTHING BAKED (a test image, synthetic data only)" ;;
+  *) DERMAMNIST_ROOT={DATA_ROOT} TORCH_HOME={TORCH_HOME} {VENV_PYTHON} "$DERMA_TMP/bake_assets.py" ;;
+esac
+chmod -R a+rX {VENV_DIR}
+# `otter grade`'s Dockerfile then `touch`es /autograder/submission_metadata.json, and otter 7.0.0 json-loads it when
+# plugins are configured: an empty file fails every grading. Gradescope overwrites it with the real metadata.
+[ -s /autograder/submission_metadata.json ] || echo '{{}}' > /autograder/submission_metadata.json
 rm -rf "$DERMA_TMP"
 echo "setup.sh: DermaMNIST grading environment ready"
+"""
+
+
+OTTER_RUN_AUTOGRADER = f"""#!/usr/bin/env bash
+# otter's entry point, written by `python -m instructor package`: run_otter.py in the venv setup.sh made.
+export PATH={VENV_DIR}/bin:$PATH
+exec {VENV_PYTHON} /autograder/source/run_otter.py
 """
 
 
@@ -230,9 +245,13 @@ def build_otter(out, rubric, rubric_path=None):
                     continue
                 data = src.read(name)
                 if name == "setup.sh":
-                    data = data.rstrip(b"\n") + b"\n" + _otter_setup_append().encode()
+                    data = _otter_setup().encode()
+                elif name == "run_autograder":
+                    data = OTTER_RUN_AUTOGRADER.encode()
+                elif name == "environment.yml":  # otter's Dockerfile ADDs it; our setup.sh does not read it
+                    data = b"# Not used: setup.sh installs Python 3.11 and requirements.txt from PyPI, without conda.\n"
                 z.bytes(name, data)
-        z.file("requirements.txt", REPO / "requirements.txt")  # read by the setup.sh lines above
+        z.file("requirements.txt", REPO / "requirements.txt")  # read by setup.sh
         z.file(f"{OTTER_PLUGIN}.py", PACKAGING / "otter" / f"{OTTER_PLUGIN}.py")  # Gradescope: next to run_otter.py
         # `otter run` imports the plugin from the instructor's own environment: `PYTHONPATH=dist otter run ...`
         shutil.copyfile(PACKAGING / "otter" / f"{OTTER_PLUGIN}.py", out / f"{OTTER_PLUGIN}.py")

@@ -23,12 +23,14 @@ from grader import rubric as rubric_mod
 REPO = Path(__file__).resolve().parents[1]
 CLOSED_PORT_PROXY = "http://127.0.0.1:9"  # "offline" that fails at once instead of waiting for a timeout
 
-# Every RUN in the Dockerfile, and the test below that runs the same script (the image is built nowhere here).
+# Every RUN in the Dockerfile, and the test below that runs the same script (packaging/check_docker.sh builds it).
 DOCKERFILE_RUNS = {
-    "bash packaging/install_deps.sh requirements.txt": "test_install_deps_installs_the_cpu_build",
+    "DERMA_VENV=/opt/dermamnist/venv DERMA_GRADING_ONLY=1 bash packaging/install_deps.sh requirements.txt":
+        "test_install_deps_installs_the_cpu_build",
     "bash packaging/bake_assets.sh": "test_bake_assets_fails_loudly_offline",
+    "bash packaging/bake_assets.sh --check": "test_bake_assets_check_rejects_a_wrong_file",
 }
-DOCKERFILE_CMD = ["python", "packaging/run_grader.py", "--submission", "/submission", "--results", "/results"]
+DOCKERFILE_CMD = ["bash", "packaging/docker_grade.sh"]
 
 
 def clean_env(**extra):
@@ -123,7 +125,19 @@ def test_install_deps_installs_the_cpu_build():
     lines = proc.stdout.splitlines()
     assert lines[0].endswith(f"--index-url https://download.pytorch.org/whl/cpu torch=={torch_pin}+cpu "
                              f"torchvision=={lines[0].split('torchvision==')[1]}")
-    assert lines[0].rstrip().endswith("+cpu") and lines[1].endswith("-r requirements.txt")
+    assert lines[0].rstrip().endswith("+cpu") and " -r " in lines[1]
+    # A stand-in torch (check_docker.sh's images) comes from PyPI plus a wheel folder, and says so.
+    proc = run(["bash", "packaging/install_deps.sh", "--dry-run", "requirements.txt"],
+               TORCH_STANDIN="torch==2.13.0+cpu torchvision==0.28.0", TORCH_FIND_LINKS="http://172.17.0.1:8765/")
+    assert "STAND-IN" in proc.stdout and "--index-url" not in proc.stdout
+    assert "--find-links http://172.17.0.1:8765/ --trusted-host 172.17.0.1 torch==2.13.0+cpu" in proc.stdout
+    # Docker and Gradescope images leave out what grading never imports; the check then skips those pins too.
+    proc = run(["bash", "packaging/install_deps.sh", "--check", "requirements.txt"], PYTHON=sys.executable,
+               DERMA_TORCH_BUILD="any", DERMA_GRADING_ONLY="1")
+    assert proc.returncode == 0, proc.stderr
+    everything = int(run(["bash", "packaging/install_deps.sh", "--check", "requirements.txt"], PYTHON=sys.executable,
+                         DERMA_TORCH_BUILD="any").stdout.split(" pinned packages")[0].split()[-1])
+    assert f"{everything - 2} pinned packages verified" in proc.stdout  # otter-grader and pytest
     # CI has the default (CUDA) build, so the build check is relaxed here; the versions must match exactly.
     proc = run(["bash", "packaging/install_deps.sh", "--check", "requirements.txt"], PYTHON=sys.executable,
                DERMA_TORCH_BUILD="any")
@@ -205,22 +219,40 @@ def dockerignored(path):
 
 def test_dockerfile_is_pinned_and_uses_only_tested_commands():
     steps = dockerfile()
-    assert {i for i, _ in steps} <= {"FROM", "ENV", "WORKDIR", "COPY", "RUN", "CMD"}
-    base = [a for i, a in steps if i == "FROM"]
-    assert len(base) == 1 and ":" in base[0] and "latest" not in base[0]
-    assert base[0].split(":")[1].startswith(f"{sys.version_info.major}.{sys.version_info.minor}"), \
+    assert {i for i, _ in steps} <= {"ARG", "FROM", "LABEL", "ENV", "WORKDIR", "COPY", "RUN", "CMD"}
+    assert [a for i, a in steps if i == "FROM"] == ["${BASE_IMAGE}"]
+    base = next(a for i, a in steps if i == "ARG" and a.startswith("BASE_IMAGE=")).split("=", 1)[1]
+    name, _, digest = base.partition("@sha256:")
+    assert len(digest) == 64 and int(digest, 16) >= 0, "the base image must be pinned by digest"
+    assert name.split(":")[1].startswith(f"{sys.version_info.major}.{sys.version_info.minor}"), \
         "the image's Python should be the one CI tests"
     runs = [a for i, a in steps if i == "RUN"]
     assert runs and all(r in DOCKERFILE_RUNS for r in runs), [r for r in runs if r not in DOCKERFILE_RUNS]
     for command, test in DOCKERFILE_RUNS.items():
         assert test in globals(), f"{command}: no test named {test}"
-        script = shlex.split(command)[1]
-        assert script in (REPO / "instructor_tests" / "test_package.py").read_text()
+        assert command.split(" bash ")[-1].split()[0] in (REPO / "instructor_tests" / "test_package.py").read_text()
     assert json.loads([a for i, a in steps if i == "CMD"][-1]) == DOCKERFILE_CMD
     env = " ".join(a for i, a in steps if i == "ENV")
     for setting in ("DERMAMNIST_ROOT=/opt/dermamnist/data", "TORCH_HOME=/opt/dermamnist/torch",
                     "DERMA_MEMORY_LIMIT_MB=640"):
         assert setting in env
+    labels = " ".join(a for i, a in steps if i == "LABEL")
+    for key in ("title", "description", "version", "revision", "base.name"):
+        assert f"org.opencontainers.image.{key}=" in labels
+
+
+def test_dockerfile_layers_keep_the_slow_steps_cached():
+    """Editing grader/, locked/ or run_grader.py must re-run neither the torch install nor the data bake."""
+    steps = dockerfile()
+    at = {a: n for n, (i, a) in enumerate(steps)}
+    install = next(n for n, (i, a) in enumerate(steps) if i == "RUN" and "install_deps.sh" in a)
+    bake = at["bash packaging/bake_assets.sh"]
+    for n, (i, a) in enumerate(steps):
+        if i == "COPY" and any(x in a for x in ("locked/", "grader/", "run_grader.py")):
+            assert n > bake > install, f"COPY {a} comes before a slow step"
+    last_run = max(n for n, (i, _) in enumerate(steps) if i == "RUN")
+    for arg in ("VERSION", "REVISION"):  # a build argument's new value re-runs every RUN after its ARG
+        assert next(n for n, (i, a) in enumerate(steps) if i == "ARG" and a.startswith(arg)) > last_run, arg
 
 
 def test_dockerfile_copies_only_what_exists_and_is_in_the_context():
@@ -237,3 +269,56 @@ def test_dockerfile_copies_only_what_exists_and_is_in_the_context():
     for private in ("solutions/exp_01_baseline/model.py", "instructor_tests/conftest.py", "tests/conftest.py",
                     "packaging/README.md", "dist/x.zip", ".git/HEAD", "locked/__pycache__/x.pyc"):
         assert dockerignored(private), private
+
+
+# --- packaging/check_docker.sh runs what packaging/README.md tells instructors to run ------------------------------------------
+def _shell_lines(text):
+    """Each command of a shell text, continuation lines joined, comments and indentation dropped."""
+    lines, pending = [], ""
+    for line in text.splitlines():
+        pending += line.rstrip("\\").strip() + " "
+        if not line.rstrip().endswith("\\"):
+            lines.append(pending.split(" #")[0].strip())
+            pending = ""
+    return [l for l in lines if l]
+
+
+def _command(lines, start):
+    """The tokens of the first command beginning with `start` (a line's start or after `&&`), up to the first
+    redirection, `||` or `)`."""
+    line = next(l for l in lines if l.startswith(start) or f"&& {start}" in l)
+    tokens = shlex.split(line[line.index(start):], posix=False)
+    out = []
+    for t in tokens:
+        if t.startswith((">", "2>", "|", "&")) or t == "||":
+            break
+        out.append(t.rstrip(")"))
+    return out
+
+
+def _drop_option(tokens, name):
+    out, skip = [], False
+    for t in tokens:
+        if skip:
+            skip = False
+        elif t == name:
+            skip = True
+        else:
+            out.append(t)
+    return out
+
+
+def test_check_docker_runs_the_readmes_commands():
+    readme = _shell_lines((REPO / "packaging" / "README.md").read_text())
+    check_text = (REPO / "packaging" / "check_docker.sh").read_text()
+    check = _shell_lines(check_text)
+    rename = {'"$PWD/alice"': '"$SUB"', '"$PWD/results"': '"$OUT"', "dermamnist-grader": '"$IMAGE"',
+              "--cpus=0.5": '--cpus="$CPUS"', ".": '"$REPO"'}
+    assert 'CPUS="${DERMA_CHECK_CPUS:-0.5}"' in check_text  # Gradescope's 0.5 CPU, as README says, by default
+    for documented_start, start in (("docker build -t dermamnist-grader", 'docker build -t "$IMAGE"'),
+                                    ("docker run --rm", "docker run --rm")):
+        documented = [rename.get(t, t) for t in _command(readme, documented_start)]
+        assert _drop_option(_command(check, start), "--build-arg") == documented, start
+    documented = _command(readme, "otter grade -a")
+    assert _drop_option(_command(check, "otter grade -a"), "--image") == documented
+    assert "-p" not in documented  # otter 7 takes the submissions positionally

@@ -1,7 +1,8 @@
 """dist/otter_autograder.zip: built by `otter generate`, graded here with `otter run` (no Docker), offline.
 
 `otter grade` (what instructors run) builds a Docker image from the same zip and runs the same run_autograder in
-it; there is no Docker engine here, so `otter run`, which grades the same way without containers, stands in.
+it: packaging/check_docker.sh does that for real (CI's docker stage); here `otter run`, which grades the same way
+without containers, checks the grading itself on more cases.
 Each student upload is a zip holding student/, as the starter kit's README says. The good one also carries a
 poisoned locked/ that would give full AUC marks if it ever reached the grader: the points must not move. Each
 run's GradingResults also go through otter's own final_grades.csv merge, the table `otter grade` writes.
@@ -111,13 +112,21 @@ def test_zip_is_otters_layout_with_our_additions(otter_zip):
                      f"files/{package.OTTER_SUPPORT}/packaging/run_grader.py"):
         assert required in names
     assert not [n for n in names if n.startswith("files/locked") or "__pycache__" in n]
-    assert "python=3.11" in env and "otter-grader[grading,plugins]==7.0.0" in env
+    assert "conda" in env and "Not used" in env  # otter's Dockerfile ADDs it; nothing reads it
     assert config == {"show_all_public": True, "plugins": ["dermamnist_otter_plugin.CleanUpload"]}
     assert "dermamnist_otter_plugin.py" in names and "class CleanUpload" in setup
-    # our lines come after otter's own and fail loudly
-    assert setup.index("mamba env create") < setup.index("set -euo pipefail")
+    # ours, not otter's: PyPI only (no Miniforge, no conda, no browser), fails loudly, runs otter from our venv
+    commands = "\n".join(l for l in setup.lower().splitlines() if not l.lstrip().startswith("#"))
+    for absent in ("miniforge", "mamba", "conda", "playwright", "chromium", "github.com"):
+        assert absent not in commands, absent
+    assert setup.index("set -euo pipefail") < setup.index('bash "$DERMA_TMP/install_python311.sh"')
     assert "install_deps.sh\" /autograder/source/requirements.txt" in setup and "bake_assets.py\"" in setup
     assert subprocess.run(["bash", "-n"], input=setup, text=True).returncode == 0
+    with zipfile.ZipFile(otter_zip) as zf:
+        run_autograder = zf.read("run_autograder").decode()
+        modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in zf.infolist()}
+    assert f"exec {package.VENV_PYTHON} /autograder/source/run_otter.py" in run_autograder
+    assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
     assert sorted(tests) == [f"tests/{q}.py" for q in QUESTIONS]
 
 

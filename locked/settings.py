@@ -29,7 +29,8 @@ OLD_NAMES = {"DERMA_DATA_DIR": "DERMAMNIST_ROOT", "DERMA_SYNTHETIC": "DERMAMNIST
 IMAGE_ROOT = "/opt/dermamnist"
 IMAGE_DATA_DIR = f"{IMAGE_ROOT}/data"
 IMAGE_TORCH_HOME = f"{IMAGE_ROOT}/torch"
-IMAGE_PYTHON = f"{IMAGE_ROOT}/venv/bin/python"
+IMAGE_VENV = f"{IMAGE_ROOT}/venv"
+IMAGE_PYTHON = f"{IMAGE_VENV}/bin/python"
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
 

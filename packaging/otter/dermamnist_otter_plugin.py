@@ -6,7 +6,8 @@ the kernel imports in place of the real one, as root, before any instructor code
 an `otter/__init__.py` in a student zip ran in the kernel.
 
 This plugin runs in otter's own process (event `before_grading`), after the support files are copied and before
-the kernel starts. It moves everything the student uploaded except `student/` out of the folder, empties any
+the kernel starts. It moves everything the student uploaded except `student/` (and the uploaded zip itself, which
+`otter grade` copies back out of the container afterwards) out of the folder, empties any
 `__init__.py`, and records what it moved in `.dermamnist_upload.json` so the driver can list it as ignored.
 
 Registered in otter_config.json as "dermamnist_otter_plugin.CleanUpload". `python -m instructor package` ships this
@@ -34,8 +35,8 @@ class CleanUpload(AbstractOtterPlugin):
         quarantine = Path(tempfile.mkdtemp(prefix="dermamnist-removed-"))
         removed = []
         for entry in sorted(folder.iterdir()):
-            if entry.name in KEEP:
-                continue
+            if entry.name in KEEP or (entry.suffix == ".zip" and entry.is_file() and not entry.is_symlink()):
+                continue  # a zip file is not importable from the folder, and `otter grade` copies it back out
             removed.append(entry.name + ("/" if entry.is_dir() and not entry.is_symlink() else ""))
             shutil.move(str(entry), str(quarantine / entry.name))
         for init in (folder / "__init__.py",):
