@@ -8,8 +8,10 @@
 #
 # /submission: the student's upload (the two files, a student/ folder, or a zip of it). /results: results.json
 # (Gradescope's format), grading_record.json and report.txt, handed to the owner of the mounted /results folder
-# when grading ends. The container runs as root so that the grader can drop student code to the unprivileged user
-# `nobody` and keep the test labels out of its reach.
+# when grading ends. The container runs as root so that the grader can run student code under a uid of its own and
+# keep the test labels out of its reach. bubblewrap's filesystem view needs `--cap-add SYS_ADMIN --security-opt
+# seccomp=unconfined --security-opt apparmor=unconfined`; without them the grader falls back to namespaces, and each
+# report card's "Sandbox:" line says which protections applied.
 #
 # Layers, slowest first: the torch install, then the data and weights bake, then the grader. Editing grader/,
 # locked/ or packaging/run_grader.py re-runs only the last, cheap layer. Every RUN is a script CI runs.
@@ -47,7 +49,9 @@ COPY requirements.txt ./
 COPY packaging/install_deps.sh packaging/
 RUN DERMA_VENV=/opt/dermamnist/venv DERMA_GRADING_ONLY=1 bash packaging/install_deps.sh requirements.txt
 
-# 2. DermaMNIST (md5-checked) and the ResNet18 weights, baked in: grading never needs the network.
+# 2. bubblewrap (the sandbox's filesystem view, where the container allows it), then DermaMNIST (md5-checked) and
+#    the ResNet18 weights, baked in: grading never needs the network.
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
 ARG DERMAMNIST_SYNTHETIC=
 ARG DERMAMNIST_SYNTHETIC_SCALE=1
 ENV DERMAMNIST_SYNTHETIC=${DERMAMNIST_SYNTHETIC} \
