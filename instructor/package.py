@@ -6,6 +6,9 @@
     dist/student_starter.zip         the baseline student/, locked/, public tests/, the student's requirements,
                                      the student README
 
+`--test-data FILE` (or the rubric's own `[test] data`): a private test file, checked here, shipped to the two
+autograders as private_test.npz beside the shipped rubric, whose `[test] data` then names it; never in the kit.
+
 Support files live in packaging/ (walkthrough: packaging/README.md). Zips are reproducible: sorted entries, fixed
 timestamps, explicit permissions. Nothing from solutions/, instructor_tests/ or an instructor's rubric file goes
 into the starter kit (checked here, at build time).
@@ -13,6 +16,7 @@ into the starter kit (checked here, at build time).
 import ast
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -21,8 +25,9 @@ import zipfile
 from pathlib import Path
 from string import Template
 
-from grader import rubric as rubric_mod
+from grader import integrity, rubric as rubric_mod
 from locked import settings
+from locked.data import DataUnavailable
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGING = REPO / "packaging"
@@ -43,8 +48,9 @@ OTTER_PARTIAL_STEPS = 11  # test_auc's partial credit in otter: 11 steps (5 poin
 
 GRADING_SCRIPTS = ("run_grader.py", "install_python311.sh", "install_deps.sh", "bake_assets.sh", "bake_assets.py")
 EXECUTABLE = {"setup.sh", "run_autograder", "install_python311.sh", "install_deps.sh", "bake_assets.sh", "run_grader.py"}
+PRIVATE_TEST = "private_test.npz"  # the private test file's name in the autograders, beside their rubric.toml
 STARTER_FORBIDDEN = ("solutions/", "instructor_tests/", "grader/", "benchmarks/", "packaging/", "dist/", "runs/",
-                     "rubric.toml", ".git/")
+                     "rubric.toml", PRIVATE_TEST, ".git/")
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
 
@@ -71,9 +77,10 @@ class _Zip:
         if arcname in self.names:
             raise PackageError(f"{self.path.name}: {arcname} added twice")
         executable = Path(arcname).name in EXECUTABLE if executable is None else executable
+        mode = 0o100600 if Path(arcname).name == PRIVATE_TEST else 0o100755 if executable else 0o100644
         info = zipfile.ZipInfo(arcname, ZIP_DATE)
         info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr = ((0o100755 if executable else 0o100644) & 0xFFFF) << 16
+        info.external_attr = (mode & 0xFFFF) << 16
         info.create_system = 3  # unix, so the mode bits are honoured by unzip
         self.zf.writestr(info, data if isinstance(data, bytes) else data.encode())
         self.names.append(arcname)
@@ -120,13 +127,62 @@ def _add_grader(z, prefix=""):
     z.file(f"{p}requirements.txt", REPO / "requirements.txt")
 
 
-def build_gradescope(out, rubric_path=None, memory_limit=IMAGE_MEMORY_LIMIT_MB, time_limit=None):
+# --- the private test file -------------------------------------------------------------------------------------------
+_TEST_TABLE = re.compile(r"^\s*\[\s*test\s*\]\s*(#.*)?$")
+_ANY_TABLE = re.compile(r"^\s*\[")
+_DATA_KEY = re.compile(r"^\s*data\s*=")
+
+
+def check_test_data(path):
+    """Read a private test file as the grader will, so a bad one fails the build, not every grading."""
+    try:
+        integrity.read_test_file(path)
+    except DataUnavailable as err:
+        raise PackageError(f"--test-data: {err}") from None
+
+
+def _rubric_with_test_data(text):
+    """The rubric's text with `[test] data` naming PRIVATE_TEST (relative, so beside the rubric), comments kept."""
+    lines = text.splitlines()
+    entry = f'data = "{PRIVATE_TEST}"  # shipped beside this rubric by `python -m instructor package --test-data`'
+    start = next((i for i, line in enumerate(lines) if _TEST_TABLE.match(line)), None)
+    if start is None:
+        return "\n".join([*lines, "", "[test]", entry]) + "\n"
+    end = next((i for i in range(start + 1, len(lines)) if _ANY_TABLE.match(lines[i])), len(lines))
+    body = [line for line in lines[start + 1:end] if not _DATA_KEY.match(line)]
+    return "\n".join([*lines[:start + 1], entry, *body, *lines[end:]]) + "\n"
+
+
+def _shipped(rubric_path, test_data):
+    """(rubric text or None, test file or None) for an autograder. With a test file, the rubric is the instructor's
+    (else grader/rubric.toml) pointing at it; loaded here from a staged copy, so a rubric whose [test] could not be
+    rewritten fails the build."""
+    if not test_data:
+        return (Path(rubric_path).read_text(encoding="utf-8") if rubric_path else None), None
+    text = _rubric_with_test_data(Path(rubric_path or rubric_mod.DEFAULT).read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory(prefix="dermamnist-rubric-") as tmp:
+        staged = Path(tmp) / "rubric.toml"
+        staged.write_text(text, encoding="utf-8")
+        try:
+            data = rubric_mod.load(staged).test.data
+        except rubric_mod.RubricError as err:
+            data = err
+        if data != str((Path(tmp) / PRIVATE_TEST).resolve()):
+            raise PackageError(f"rubric {rubric_path}: could not point its [test] data at {PRIVATE_TEST} ({data}); "
+                               "write its [test] section as a plain `[test]` table and package again.")
+    return text, Path(test_data)
+
+
+def build_gradescope(out, rubric_path=None, memory_limit=IMAGE_MEMORY_LIMIT_MB, time_limit=None, test_data=None):
+    rubric_text, test_data = _shipped(rubric_path, test_data)
     z = _Zip(Path(out) / ZIP_NAMES["gradescope"])
     z.file("setup.sh", PACKAGING / "gradescope" / "setup.sh")
     z.file("run_autograder", PACKAGING / "gradescope" / "run_autograder")
-    z.bytes("gradescope.env", _settings_env("rubric.toml" if rubric_path else "", memory_limit, time_limit))
-    if rubric_path:
-        z.file("rubric.toml", rubric_path)
+    z.bytes("gradescope.env", _settings_env("rubric.toml" if rubric_text else "", memory_limit, time_limit))
+    if rubric_text:
+        z.bytes("rubric.toml", rubric_text)
+    if test_data:
+        z.file(PRIVATE_TEST, test_data)
     _add_grader(z)
     return z.close()
 
@@ -201,7 +257,7 @@ exec {VENV_PYTHON} /autograder/source/run_otter.py
 """
 
 
-def _stage_otter(stage, rubric, rubric_path):
+def _stage_otter(stage, rubric, rubric_path, test_data=None):
     support = stage / OTTER_SUPPORT
     shutil.copytree(REPO / "grader", support / "grader",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -209,8 +265,11 @@ def _stage_otter(stage, rubric, rubric_path):
     (support / "packaging").mkdir()
     shutil.copyfile(PACKAGING / "run_grader.py", support / "packaging" / "run_grader.py")
     shutil.copyfile(REPO / "requirements.txt", support / "requirements.txt")
-    if rubric_path:
-        shutil.copyfile(rubric_path, support / "rubric.toml")
+    rubric_text, test_data = _shipped(rubric_path, test_data)
+    if rubric_text:
+        (support / "rubric.toml").write_text(rubric_text, encoding="utf-8")
+    if test_data:
+        shutil.copyfile(test_data, support / PRIVATE_TEST)
     manifest = {p.relative_to(support).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
                 for p in _source_files(support)}
     driver = (PACKAGING / "otter" / OTTER_DRIVER).read_text()
@@ -226,11 +285,11 @@ def _stage_otter(stage, rubric, rubric_path):
     shutil.copyfile(PACKAGING / "otter" / f"{OTTER_PLUGIN}.py", stage / f"{OTTER_PLUGIN}.py")  # generate imports it
 
 
-def build_otter(out, rubric, rubric_path=None):
+def build_otter(out, rubric, rubric_path=None, test_data=None):
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="dermamnist-otter-build-") as tmp:
         stage = Path(tmp)
-        _stage_otter(stage, rubric, rubric_path)
+        _stage_otter(stage, rubric, rubric_path, test_data)
         generated = stage / "autograder.zip"
         cmd = [sys.executable, "-m", "otter", "generate", "--tests-dir", "tests", "--output-path", generated.name,
                "--config", "otter_config.json", "--no-requirements", "--no-environment",
@@ -336,17 +395,21 @@ def _code(path):
 
 # --- all of it ----------------------------------------------------------------------------------------------------------
 def build(out="dist", rubric_path=None, only=ARTEFACTS, memory_limit=IMAGE_MEMORY_LIMIT_MB, time_limit=None,
-          log=print):
-    """Build the artefacts named in `only` into `out`; return {name: path}."""
+          log=print, test_data=None):
+    """Build the artefacts named in `only` into `out`; return {name: path}. test_data: a private test file, else
+    the rubric's own `[test] data`, shipped to the autograders (checked first)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rubric = rubric_mod.load(rubric_path)  # validates an instructor's rubric before anything is built
+    test_data = test_data or rubric.test.data
+    if test_data:
+        check_test_data(test_data)
     image_rubric = rubric_mod.load(rubric_path, memory_limit_mb=memory_limit, time_limit_s=time_limit)
     built = {}
     if "gradescope" in only:
-        built["gradescope"] = build_gradescope(out, rubric_path, memory_limit, time_limit)
+        built["gradescope"] = build_gradescope(out, rubric_path, memory_limit, time_limit, test_data)
     if "otter" in only:
-        built["otter"] = build_otter(out, rubric, rubric_path)
+        built["otter"] = build_otter(out, rubric, rubric_path, test_data)
     if "starter" in only:
         built["starter"] = build_starter(out, image_rubric)
     for name, path in built.items():
@@ -363,12 +426,15 @@ def add_parser(cmds):
     p.add_argument("--memory-limit", type=float, default=IMAGE_MEMORY_LIMIT_MB,
                    help=f"sandbox memory limit on Gradescope (default {IMAGE_MEMORY_LIMIT_MB} MB: a 768 MB box)")
     p.add_argument("--time-limit", type=float, help="sandbox time limit on Gradescope (default: the rubric's)")
+    p.add_argument("--test-data", help=f"a private test file (.npz: test_images, test_labels), checked and shipped to "
+                   f"the autograders as {PRIVATE_TEST} (default: the rubric's [test] data, if any); never to students")
     p.set_defaults(run=run)
 
 
 def run(args):
     try:
-        build(args.out, args.rubric, tuple(args.only or ARTEFACTS), args.memory_limit, args.time_limit)
+        build(args.out, args.rubric, tuple(args.only or ARTEFACTS), args.memory_limit, args.time_limit,
+              test_data=args.test_data)
     except (PackageError, rubric_mod.RubricError, OSError) as err:
         print(f"package: {err}", file=sys.stderr)
         return 1

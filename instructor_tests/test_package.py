@@ -68,6 +68,76 @@ def test_packaging_folder_does_not_shadow_the_packaging_library():
 
 
 # --- the starter kit -----------------------------------------------------------------------------------------------------------
+# --- a private test file (--test-data) --------------------------------------------------------------------------------
+def _test_file(path, **arrays):
+    """A small medmnist-format private test file: two images of each class, or the given arrays."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    arrays = {"test_images": rng.integers(0, 256, (14, 28, 28, 3), dtype=np.uint8),
+              "test_labels": np.repeat(np.arange(7), 2).reshape(-1, 1), **arrays}
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("own_rubric", (False, True))
+def test_test_data_ships_to_gradescope_with_a_rubric_pointing_at_it(own_rubric, tmp_path):
+    test_file = _test_file(tmp_path / "exam_2026.npz")
+    rubric = None
+    if own_rubric:  # the instructor's [test] table, with a data line of its own: replaced, the rest kept
+        rubric = tmp_path / "my_rubric.toml"
+        rubric.write_text('[test]\ndata = "elsewhere.npz"\n\n[checks.test_auc]\ntarget = 0.85\nfloor = 0.70\n')
+    built = package.build(tmp_path / "dist", rubric_path=rubric, only=("gradescope", "starter"),
+                          log=lambda *a: None, test_data=test_file)
+    unpacked = tmp_path / "gs"
+    with zipfile.ZipFile(built["gradescope"]) as zf:
+        assert zf.getinfo(package.PRIVATE_TEST).external_attr >> 16 == 0o100600
+        zf.extractall(unpacked)
+    assert (unpacked / package.PRIVATE_TEST).read_bytes() == test_file.read_bytes()
+    assert ': "${DERMA_RUBRIC:=rubric.toml}"' in (unpacked / "gradescope.env").read_text()
+    shipped = rubric_mod.load(unpacked / "rubric.toml")
+    assert shipped.test.data == str((unpacked / package.PRIVATE_TEST).resolve())
+    assert shipped.check("test_auc").target == (0.85 if own_rubric else rubric_mod.load().check("test_auc").target)
+    with zipfile.ZipFile(built["starter"]) as zf:
+        assert not [n for n in zf.namelist() if n.endswith(".npz") or n.endswith("rubric.toml")]
+
+
+def test_a_rubrics_own_test_data_is_shipped_too(tmp_path):
+    _test_file(tmp_path / "held_out.npz")
+    rubric = tmp_path / "my_rubric.toml"
+    rubric.write_text('[test]\ndata = "held_out.npz"\n')
+    zip_path = package.build(tmp_path / "dist", rubric_path=rubric, only=("gradescope",), log=lambda *a: None)
+    with zipfile.ZipFile(zip_path["gradescope"]) as zf:
+        assert zf.read(package.PRIVATE_TEST) == (tmp_path / "held_out.npz").read_bytes()
+        assert f'data = "{package.PRIVATE_TEST}"' in zf.read("rubric.toml").decode()
+
+
+def test_cli_refuses_a_bad_test_file_and_names_it(tmp_path):
+    import numpy as np
+    bad = _test_file(tmp_path / "exam_2026.npz", test_labels=np.zeros((14, 1), dtype=np.int64))  # one class only
+    proc = run([sys.executable, "-m", "instructor", "package", "--out", str(tmp_path / "dist"), "--only",
+                "gradescope", "--test-data", str(bad)])
+    assert proc.returncode == 1 and "exam_2026.npz" in proc.stderr and "labels [0]" in proc.stderr
+    assert not (tmp_path / "dist" / "gradescope_autograder.zip").exists()
+    missing = run([sys.executable, "-m", "instructor", "package", "--out", str(tmp_path / "dist"), "--only",
+                   "gradescope", "--test-data", str(tmp_path / "nowhere.npz")])
+    assert missing.returncode == 1 and "nowhere.npz" in missing.stderr
+
+
+def test_starter_refuses_a_private_test_file(tmp_path, monkeypatch):
+    """The kit's forbidden-files check, on a repo copy whose public tests/ hold a private test file by mistake."""
+    import shutil
+    fake = tmp_path / "repo"
+    for folder in ("student", "locked", "tests", "solutions/exp_01_baseline"):
+        shutil.copytree(REPO / folder, fake / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copyfile(REPO / "requirements-student.txt", fake / "requirements-student.txt")
+    _test_file(fake / "tests" / package.PRIVATE_TEST)
+    monkeypatch.setattr(package, "REPO", fake)
+    (tmp_path / "dist").mkdir()
+    with pytest.raises(package.PackageError, match=package.PRIVATE_TEST):
+        package.build_starter(tmp_path / "dist", rubric_mod.load())
+    assert not (tmp_path / "dist" / package.ZIP_NAMES["starter"]).exists()
+
+
 @pytest.fixture(scope="module")
 def starter(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")

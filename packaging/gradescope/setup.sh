@@ -20,4 +20,9 @@ PYTHON="$DERMA_PYTHON" bash packaging/bake_assets.sh --check
 # falls back to namespaces and a uid of its own, and each report card's "Sandbox:" line says which applied.
 apt-get install -y --no-install-recommends bubblewrap || echo "setup.sh: WARNING: no bubblewrap; the sandbox falls back"
 chmod -R a+rX "$VENV"
+# The grader's key (root-only, 0600): made once here, so a regrade in a fresh container draws the same synthetic
+# test split and the same perturbations. A private test file (`package --test-data`) stays root-only too.
+"$DERMA_PYTHON" -c "from grader import integrity; key, note = integrity.grader_key(); print('setup.sh: grader key', note)
+assert note.startswith('kept'), note"
+[ ! -e private_test.npz ] || chmod 600 private_test.npz
 echo "setup.sh: done"
