@@ -185,11 +185,21 @@ def headline(ctx):
     return f'<div class="cards" id="headline">{body}</div>'
 
 
+def _flags_cell(ctx, row):
+    """The integrity review's flags for one experiment: their kinds, the grader's messages on hover; '–' if none."""
+    if not row.get("flags"):
+        return "<td class='l'>–</td>"
+    flags = ((ctx["records"].get(row["id"]) or {}).get("integrity") or {}).get("flags", [])
+    detail = " ".join(f.get("message", "") for f in flags)
+    return (f"<td class='l'><span class='tag bad flag' title='{esc(detail)}'>flagged: "
+            f"{esc(', '.join(row['flags']))}</span></td>")
+
+
 def full_table(ctx):
     pub = ctx["pub"]
     head = ("<tr><th>#</th><th class='l'>experiment</th><th class='l'>chapter</th><th>val AUC</th>"
             "<th>mel recall</th><th>cancer sens.</th><th>bal. acc.</th><th>test AUC</th><th>test mel recall</th>"
-            "<th>test cancer sens.</th><th>params</th><th>train s</th>"
+            "<th>test cancer sens.</th><th>params</th><th>train s</th><th class='l'>integrity</th>"
             "<th class='pub-col'>published AUC</th><th class='pub-col'>published mel recall</th></tr>")
     body, rank = [], 0
     for r in ctx["rows"]:
@@ -199,7 +209,7 @@ def full_table(ctx):
         if r["status"] != "ok":
             tag = "skip" if r["status"] == "skipped" else "bad"
             body.append(f"<tr class='skip'><td>–</td><td class='l'>{esc(r['id'])}</td><td class='l'>"
-                        f"{esc(r['chapter'] or '')}</td><td colspan='9' class='wrap'><span class='tag {tag}'>"
+                        f"{esc(r['chapter'] or '')}</td><td colspan='10' class='wrap'><span class='tag {tag}'>"
                         f"{esc(r['status'])}</span> {esc(r['note'])}</td>{pubcells}</tr>")
             continue
         rank += 1
@@ -212,13 +222,15 @@ def full_table(ctx):
             f"<td>{fmt(r['test_auc'], 4)}</td>"
             f"<td class='{mel_class(r['test_mel_recall'])}'>{fmt(r['test_mel_recall'], 2)}</td>"
             f"<td>{fmt(r['test_cancer_sensitivity'], 2)}</td>"
-            f"<td>{r['params']:,}</td><td>{train}</td>{pubcells}</tr>")
+            f"<td>{r['params']:,}</td><td>{train}</td>{_flags_cell(ctx, r)}{pubcells}</tr>")
     return (f"<div class='scroll'><table id='results-table'>{head}{''.join(body)}</table></div>"
             f"<p class='note'>Sorted by validation macro AUC. Melanoma recall: <span class='mel-bad'>&nbsp;below "
             f"{TARGET_MEL_RECALL:.1f}&nbsp;</span> misses most melanomas, <span class='mel-mid'>&nbsp;"
             f"{TARGET_MEL_RECALL:.1f}-{deployment.GOOD_MEL_RECALL:.1f}&nbsp;</span>, <span class='mel-good'>&nbsp;"
             f"{deployment.GOOD_MEL_RECALL:.1f} and above&nbsp;</span>. Cancer sensitivity is the mean recall "
             "of akiec, bcc and mel. Train s = training time inside the grader's sandbox (one torch thread). "
+            "Integrity: the grader's memorisation review (perturbed test images, test-vs-validation gap, literal "
+            "data in the source); a flag is for review, not a penalty, and its message shows on hover. "
             f"<span class='pub-col'>&nbsp;Shaded columns&nbsp;</span>: {esc(published_label(ctx))}.</p>")
 
 

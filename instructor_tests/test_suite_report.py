@@ -305,6 +305,33 @@ def test_report_results_table_order(report, suite_run):
     assert sorted(expected, key=table.index) == expected
 
 
+def _hand_graded(out, eid, flags):
+    """One experiment folder as the suite writes it: experiment.json and a grading record whose metrics come from
+    locked.metrics on random probabilities, with the integrity review's flags given."""
+    from locked import metrics
+    rng = np.random.default_rng(len(eid))
+    y = np.repeat(np.arange(7), 5)
+    split = metrics.evaluate(y, rng.dirichlet(np.ones(7), len(y)))
+    record = {"metrics": {"val": split, "test": split}, "params": 1234, "train_seconds": 2.0, "seconds": 3.0,
+              "score": 40.0, "max_score": 90.0, "tests": [], "data": {},
+              "integrity": {"flags": [{"kind": k, "message": f"<{k}> explained"} for k in flags]}}
+    (out / eid).mkdir(parents=True)
+    (out / eid / "grading_record.json").write_text(json.dumps(record))
+    (out / eid / "experiment.json").write_text(json.dumps({"id": eid, "num": int(eid[4:6]), "name": eid[7:],
+                                                           "chapter": "hand-built"}))
+
+
+def test_report_table_shows_integrity_flags(tmp_path):
+    _hand_graded(tmp_path, "exp_01_baseline", [])
+    _hand_graded(tmp_path, "exp_02_lookup_table", ["val_gap", "literal_data"])
+    table = report_mod.full_table(report_mod.load(tmp_path))
+    rows = {eid: next(r for r in table.split("</tr>") if eid in r) for eid in ("exp_01_baseline", "exp_02_lookup_table")}
+    assert "flagged: val_gap, literal_data" in rows["exp_02_lookup_table"]
+    assert "&lt;val_gap&gt; explained &lt;literal_data&gt; explained" in rows["exp_02_lookup_table"]  # escaped
+    assert "flagged" not in rows["exp_01_baseline"]
+    assert table.count("<th") == rows["exp_01_baseline"].count("<td") == rows["exp_02_lookup_table"].count("<td")
+
+
 def test_report_takes_the_published_figures_from_published_json():
     """The course's n, hardware and wall time come from solutions/published.json, not from literals in the
     report: another file gives other figures, and no file gives none."""
