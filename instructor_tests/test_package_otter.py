@@ -196,3 +196,20 @@ def test_forged_support_folder_is_refused(otter_zip, synthetic_root, tmp_path):
     assert all(s == 0 for s in scores.values()), scores
     q1 = next(t for t in results["tests"] if t["name"] == "q1_builds")
     assert "a name the autograder reserves" in q1["output"]
+
+
+def test_test_data_joins_the_support_files_and_their_manifest(tmp_path):
+    """--test-data in the otter build: the file and a rubric naming it in the support folder, both in the driver's
+    manifest (the staging step; `otter generate` zips that folder as it is)."""
+    import numpy as np
+    test_file = tmp_path / "exam.npz"
+    np.savez(test_file, test_images=np.zeros((7, 28, 28, 3), np.uint8), test_labels=np.arange(7))
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    package._stage_otter(stage, RUBRIC, None, test_file)
+    support = stage / package.OTTER_SUPPORT
+    assert (support / package.PRIVATE_TEST).read_bytes() == test_file.read_bytes()
+    assert rubric_mod.load(support / "rubric.toml").test.data == str((support / package.PRIVATE_TEST).resolve())
+    driver = (stage / package.OTTER_DRIVER).read_text()
+    for name in (package.PRIVATE_TEST, "rubric.toml"):
+        assert f'"{name}": "{hashlib.sha256((support / name).read_bytes()).hexdigest()}"' in driver
