@@ -325,7 +325,8 @@ def test_report_table_shows_integrity_flags(tmp_path):
     _hand_graded(tmp_path, "exp_01_baseline", [])
     _hand_graded(tmp_path, "exp_02_lookup_table", ["val_gap", "literal_data"])
     table = report_mod.full_table(report_mod.load(tmp_path))
-    rows = {eid: next(r for r in table.split("</tr>") if eid in r) for eid in ("exp_01_baseline", "exp_02_lookup_table")}
+    rows = {eid: next(r for r in table.split("</tr>") if eid in r)
+            for eid in ("exp_01_baseline", "exp_02_lookup_table")}
     assert "flagged: val_gap, literal_data" in rows["exp_02_lookup_table"]
     assert "&lt;val_gap&gt; explained &lt;literal_data&gt; explained" in rows["exp_02_lookup_table"]  # escaped
     assert "flagged" not in rows["exp_01_baseline"]

@@ -22,7 +22,7 @@ apt-get install -y --no-install-recommends bubblewrap || echo "setup.sh: WARNING
 chmod -R a+rX "$VENV"
 # The grader's key (root-only, 0600): made once here, so a regrade in a fresh container draws the same synthetic
 # test split and the same perturbations. A private test file (`package --test-data`) stays root-only too.
-"$DERMA_PYTHON" -c "from grader import integrity; key, note = integrity.grader_key(); print('setup.sh: grader key', note)
-assert note.startswith('kept'), note"
+"$DERMA_PYTHON" -c "from grader import integrity; _, note = integrity.grader_key()
+print('setup.sh: grader key', note); assert note.startswith('kept'), note"
 [ ! -e private_test.npz ] || chmod 600 private_test.npz
 echo "setup.sh: done"
