@@ -293,7 +293,7 @@ def test_check_predictions_tolerates_float32_rounding_and_float_labels():
     np.testing.assert_array_equal(y, Y)
 
 
-# --- the verdict: four branches, at and around both thresholds ---------------------------------------------------------------
+# --- the verdict: four branches, at and around both thresholds -------------------------------------------------------
 def _below(x):
     return float(np.nextafter(x, 0))
 
