@@ -13,6 +13,7 @@ import shlex
 import subprocess
 import sys
 import zipfile
+from importlib.metadata import distributions, version
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,13 @@ DOCKERFILE_RUNS = {
     "bash packaging/bake_assets.sh --check": "test_bake_assets_check_rejects_a_wrong_file",
 }
 DOCKERFILE_CMD = ["bash", "packaging/docker_grade.sh"]
+
+
+def pinned(name):
+    """The version requirements.txt pins `name` to (read here, apart from install_deps.sh's own parsing)."""
+    return next(line.split("==", 1)[1].split(";")[0].split("#")[0].strip()
+                for line in (REPO / "requirements.txt").read_text().splitlines()
+                if line.split("==", 1)[0].strip() == name)
 
 
 def clean_env(**extra):
@@ -159,12 +167,10 @@ def test_install_deps_installs_the_cpu_build():
     """The install commands (dry run: there is no PyTorch index here), then the pins against this environment."""
     proc = run(["bash", "packaging/install_deps.sh", "--dry-run", "requirements.txt"])
     assert proc.returncode == 0, proc.stderr
-    torch_pin = next(l.split("==")[1].strip() for l in (REPO / "requirements.txt").read_text().splitlines()
-                     if l.startswith("torch=="))
     lines = proc.stdout.splitlines()
-    assert lines[0].endswith(f"--index-url https://download.pytorch.org/whl/cpu torch=={torch_pin}+cpu "
-                             f"torchvision=={lines[0].split('torchvision==')[1]}")
-    assert lines[0].rstrip().endswith("+cpu") and " -r " in lines[1]
+    assert lines[0].endswith(f"--index-url https://download.pytorch.org/whl/cpu torch=={pinned('torch')}+cpu "
+                             f"torchvision=={pinned('torchvision')}+cpu")
+    assert " -r " in lines[1]
     # A stand-in torch (check_docker.sh's images) comes from PyPI plus a wheel folder, and says so.
     proc = run(["bash", "packaging/install_deps.sh", "--dry-run", "requirements.txt"],
                TORCH_STANDIN="torch==2.13.0+cpu torchvision==0.28.0", TORCH_FIND_LINKS="http://172.17.0.1:8765/")
@@ -177,13 +183,16 @@ def test_install_deps_installs_the_cpu_build():
     everything = int(run(["bash", "packaging/install_deps.sh", "--check", "requirements.txt"], PYTHON=sys.executable,
                          DERMA_TORCH_BUILD="any").stdout.split(" pinned packages")[0].split()[-1])
     assert f"{everything - 2} pinned packages verified" in proc.stdout  # otter-grader and pytest
-    # CI has the default (CUDA) build, so the build check is relaxed here; the versions must match exactly.
+    # The versions must match exactly whichever build this is; the default check also demands the CPU build.
     proc = run(["bash", "packaging/install_deps.sh", "--check", "requirements.txt"], PYTHON=sys.executable,
                DERMA_TORCH_BUILD="any")
     assert proc.returncode == 0, proc.stderr
+    cpu_build = (version("torch").endswith("+cpu") and version("torchvision").endswith("+cpu")
+                 and not [d for d in distributions() if (d.metadata["Name"] or "").startswith("nvidia-")])
     proc = run(["bash", "packaging/install_deps.sh", "--check", "requirements.txt"], PYTHON=sys.executable)
-    assert proc.returncode != 0 or "+cpu" in subprocess.run([sys.executable, "-m", "pip", "show", "torch"],
-                                                             capture_output=True, text=True).stdout
+    assert (proc.returncode == 0) == cpu_build, proc.stdout + proc.stderr
+    if not cpu_build:  # CI's default (CUDA) build: refused, saying why
+        assert "is not the CPU build" in proc.stderr or "CUDA libraries installed" in proc.stderr, proc.stderr
 
 
 def test_install_deps_rejects_drift(tmp_path):
