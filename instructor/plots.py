@@ -40,8 +40,9 @@ def _short(row):
     return f"{row['num']:02d}" if row.get("num") is not None else row["id"]
 
 
-def auc_ranked(rows, published=None, run_label="this run"):
-    """Validation macro AUC, best first; bars coloured by melanoma recall; published AUC as diamonds."""
+def auc_ranked(rows, published=None, run_label="this run", published_hardware="hardware unknown"):
+    """Validation macro AUC, best first; bars coloured by melanoma recall; published AUC as diamonds.
+    published_hardware: what the published figures ran on (solutions/published.json's `hardware`)."""
     rows = sorted(rows, key=lambda r: r["val_auc"])
     fig, ax = plt.subplots(figsize=(7.5, 0.28 * len(rows) + 1.4))
     y = np.arange(len(rows))
@@ -52,7 +53,8 @@ def auc_ranked(rows, published=None, run_label="this run"):
         pts = [(i, published[r["id"]]["reported"]["auc"]) for i, r in enumerate(rows) if r["id"] in published]
         if pts:
             pub_handle = ax.scatter([p[1] for p in pts], [p[0] for p in pts], marker="D", s=22, color="white",
-                                    edgecolor=PUBLISHED, zorder=3, label="published (real DermaMNIST val, M1 Max)")
+                                    edgecolor=PUBLISHED, zorder=3,
+                                    label=f"published (real DermaMNIST val, {published_hardware})")
     ax.set_yticks(y, [f"{_short(r)} {r['name']}" for r in rows])
     lo = min([r["val_auc"] for r in rows] + [0.5])
     ax.set_xlim(max(0.0, lo - 0.05), 1.0)
@@ -143,7 +145,7 @@ def auc_vs(rows, key, xlabel, title):
     return _png(fig)
 
 
-def published_vs_run(rows, published, run_label):
+def published_vs_run(rows, published, run_label, published_hardware="hardware unknown"):
     """This run's validation AUC against the course's published one, experiment by experiment."""
     pts = [(published[r["id"]]["reported"]["auc"], r["val_auc"], r) for r in rows if r["id"] in published]
     fig, ax = plt.subplots(figsize=(5.4, 5.0))
@@ -156,7 +158,7 @@ def published_vs_run(rows, published, run_label):
         _scatter_labels(ax, xs, ys, rs)
         ax.set_xlim(lo, 1)
         ax.set_ylim(lo, 1)
-    ax.set_xlabel("published: real DermaMNIST val split, Apple M1 Max MPS\n(validation macro AUC)")
+    ax.set_xlabel(f"published: real DermaMNIST val split, {published_hardware}\n(validation macro AUC)")
     ax.set_ylabel(f"this run: {run_label}\n(validation macro AUC)")
     ax.set_title("Published vs this run (dotted: equal)")
     return _png(fig)

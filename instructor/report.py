@@ -122,6 +122,11 @@ def published_label(ctx):
     return f"published: real DermaMNIST val split (n = {pub['n_evaluated']:,}), {pub['hardware']}"
 
 
+def published_hardware(ctx):
+    """What the course's published figures ran on, for the figures' labels (solutions/published.json)."""
+    return (ctx["published"] or {}).get("hardware", "hardware unknown")
+
+
 def course_time(ctx):
     """The course's own wall time for its 25 experiments ('' without published.json)."""
     pub = ctx["published"]
@@ -263,15 +268,16 @@ def figures(ctx):
         return "<p>No graded experiment to plot.</p>"
     label = run_label(ctx)
     figs = [
-        (plots.auc_ranked(ok, ctx["pub"], "this run"), "Validation AUC per experiment (bars, coloured by melanoma "
-         f"recall) with the published AUC (diamonds: {published_label(ctx)})."),
+        (plots.auc_ranked(ok, ctx["pub"], "this run", published_hardware(ctx)),
+         f"Validation AUC per experiment (bars, coloured by melanoma recall) with the published AUC (diamonds: "
+         f"{published_label(ctx)})."),
         (plots.auc_vs_mel(ok), "The danger zone: models left of the line miss most melanomas, however high their AUC."),
         (plots.auc_vs(ok, "train_seconds", "training time (s, log scale)", "AUC vs training time"),
          f"Training time in the grader's sandbox ({label})."),
         (plots.auc_vs(ok, "params", "parameters (log scale)", "AUC vs parameters"), "Parameters, frozen included."),
     ]
     if ctx["pub"]:
-        figs.append((plots.published_vs_run(ok, ctx["pub"], ctx["data"].get("label", "")),
+        figs.append((plots.published_vs_run(ok, ctx["pub"], ctx["data"].get("label", ""), published_hardware(ctx)),
                      "Each point is one experiment; on real data and the same hardware they would sit near the "
                      "dotted line." + (" On synthetic data they are not expected to." if ctx["data"].get("kind")
                                        == "synthetic" else "")))

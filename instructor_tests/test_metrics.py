@@ -13,8 +13,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from locked import engine, metrics
-from locked.info import CANCER_CLASSES, CLASS_NAMES, MEL, NUM_CLASSES, OFFICIAL_COUNTS
+from locked import engine, metrics, report
+from locked.info import CANCER_CLASSES, CLASS_NAMES, MEL, NUM_CLASSES, OFFICIAL_COUNTS, TARGET_AUC, TARGET_MEL_RECALL
 
 REPO = Path(__file__).resolve().parents[1]
 PUBLISHED = REPO / "solutions" / "published.json"
@@ -291,3 +291,31 @@ def test_check_predictions_tolerates_float32_rounding_and_float_labels():
     y, p = metrics.check_predictions(Y.astype(np.float64), p32)
     assert y.dtype == np.int64 and p.dtype == np.float64
     np.testing.assert_array_equal(y, Y)
+
+
+# --- the verdict: four branches, at and around both thresholds -------------------------------------------------------
+def _below(x):
+    return float(np.nextafter(x, 0))
+
+
+@pytest.mark.parametrize("auc, mel, branch", [
+    (TARGET_AUC, TARGET_MEL_RECALL, "both"),  # both thresholds are inclusive
+    (1.0, 1.0, "both"),
+    (TARGET_AUC, _below(TARGET_MEL_RECALL), "auc"),
+    (0.99, 0.0, "auc"),
+    (_below(TARGET_AUC), TARGET_MEL_RECALL, "mel"),
+    (0.5, 0.9, "mel"),
+    (_below(TARGET_AUC), _below(TARGET_MEL_RECALL), "neither"),
+    (0.0, 0.0, "neither"),
+])
+def test_verdict_branches(auc, mel, branch):
+    text = report.verdict({"auc": auc, "mel_recall": mel})
+    starts = {"both": "VERDICT: beats the baseline target AND catches at least half the melanomas.",
+              "auc": "VERDICT: AUC target met, but it misses",
+              "mel": "VERDICT: melanoma recall bonus met, AUC",
+              "neither": "VERDICT: below target (AUC"}
+    assert text.startswith(starts[branch]), text
+    if branch == "auc":
+        assert f"misses {1 - mel:.0%} of melanomas" in text
+    if branch in ("mel", "neither"):
+        assert f"{auc:.3f}" in text and f"{TARGET_AUC:.2f}" in text

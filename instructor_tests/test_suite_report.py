@@ -158,6 +158,31 @@ def _row(eid, auc, mel, status="ok"):
             "params": 10, "train_seconds": 1.0}
 
 
+def test_figures_name_the_published_hardware_from_published_json(monkeypatch):
+    """The published figures' hardware comes from solutions/published.json, never a label written into plots.py."""
+    from instructor import plots
+
+    texts = []
+
+    def capture(fig):
+        for ax in fig.axes:
+            texts.append(ax.get_xlabel())
+            texts.extend(t.get_text() for t in (ax.get_legend().get_texts() if ax.get_legend() else ()))
+        plots.plt.close(fig)
+        return "data:,"
+
+    monkeypatch.setattr(plots, "_png", capture)
+    published = json.loads((REPO / "solutions" / "published.json").read_text())
+    pub = {e["id"]: e for e in published["experiments"]}
+    rows = [{**_row(eid, 0.8, 0.4), "name": pub[eid]["name"]} for eid in list(pub)[:3]]
+    ctx = {"published": {**published, "hardware": "Test Rig 9000"}, "pub": pub, "rows": rows, "meta": {},
+           "infos": {}, "data": {"label": "synthetic", "kind": "synthetic"}}
+    report_mod.figures(ctx)
+    assert any("Test Rig 9000" in t for t in texts if "published (real" in t), texts
+    assert any("Test Rig 9000" in t for t in texts if t.startswith("published: real")), texts
+    assert not [t for t in texts if "M1" in t], texts
+
+
 def test_table_sorted_by_validation_auc_with_skipped_last():
     rows = [_row("exp_23_x", None, None, "skipped"), _row("exp_01_a", 0.7, 0.0), _row("exp_20_b", 0.93, 0.6),
             _row("exp_08_c", 0.9, 0.4)]
