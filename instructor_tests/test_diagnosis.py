@@ -142,7 +142,7 @@ def test_the_report_card_carries_the_block(tmp_path):
               "metrics": {"val": NV_ONLY, "test": NV_ONLY}, "error": None, "ignored_files": [],
               "sandbox": {"isolation": ["test"], "output": ""},
               "tests": [{"key": "preprocessing", "name": "Preprocessing", "score": 10, "max_score": 10,
-                         "status": "passed", "output": "train_transform matches validation"}]}
+                         "status": "passed", "output": "train_transform matches validation", "visibility": "visible"}]}
     card = results.report_card(record)
     assert "What your numbers say:" in card and "predicts nevus" in card
     record["tests"][0].update(status="failed", output=TRAP_PRE["message"])

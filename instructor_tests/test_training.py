@@ -267,13 +267,15 @@ def test_command_line_run_prints_the_report_and_writes_the_record(synthetic_root
 
 
 #: A better model scores better (README, "Data"): the course's baseline (student/, experiment 01) against the BN CNN
-#: above. Measured here: val AUC 0.72 against 0.88, balanced accuracy higher too. On images that carry no class
-#: (every one drawn as a nevus) the two scored 0.45 and 0.53: chance differs by that much at this size.
-BETTER_MODEL_AUC_GAIN = 0.10
+#: above. Measured here on stand-in v1: val AUC 0.72 against 0.88; on v2 (DermaMNIST's colours) 0.83 against 0.93,
+#: balanced accuracy higher too. On images that carry no class (every one drawn as a nevus) the two scored 0.45 and
+#: 0.53: chance differs by that much at this size, so the gain asked for is above that and the better model must
+#: also reach 0.90.
+BETTER_MODEL_AUC_GAIN = 0.08
 
 
 def test_a_better_model_scores_better(baseline, lesson):
     base, better = baseline["val"], lesson("plain")["val"]
-    assert better["auc"] >= 0.80, "the comparison needs a model that learns"
+    assert better["auc"] >= 0.90, "the comparison needs a model that learns"
     assert better["auc"] >= base["auc"] + BETTER_MODEL_AUC_GAIN, (base["auc"], better["auc"])
     assert better["balanced_accuracy"] > base["balanced_accuracy"], (base, better)
