@@ -6,6 +6,8 @@
     protocol.py  what the child hands back: raw predictions and parameter shapes, checked byte for byte
     rubric.py    instructor-editable checks, points and limits (grader/rubric.toml), checked into one object
     scoring.py   every check and every metric, computed here, from what the child returned
+    integrity.py held-out integrity: private test file, public/private split, the grader's synthetic draw,
+                 perturbed copies mixed into the test rows, memorization flags for review
     results.py   Gradescope results.json (+ leaderboard), the report card, the full record
     resultfile.py  results.json's schema, the fallback result, the atomic writer (stdlib only: run_grader uses it)
     grade.py     `python -m grader grade`: intake (locked/upload.py), sandbox, scoring, results, in order

@@ -11,5 +11,8 @@ Layout (each idea in one file):
     engine.py       seeding, device, the training loop, prediction
     metrics.py      the course's metrics, computed with scikit-learn
     report.py       the text report the course prints
+    diagnosis.py    what the student's own numbers say (rules over history, per-class table, config), forecast
+    settings.py     every environment variable the project reads (DERMA_*), checked
     train.py        `python -m locked.train`: the student's run
+    weights.py      the pretrained ResNet18 weights: cached, or a clear message, never a silent fallback
 """
