@@ -129,12 +129,12 @@ def _environment_failure(outcome, limits):
     """The child was stopped before it wrote its first status.json, i.e. before any student code ran (importing
     torch, loading the data): the grading environment's failure, said so, with the instructor's fix."""
     if outcome.memory_exceeded:
-        what = (f"it needed more than the {limits['memory_limit_mb']} MB memory limit (peak seen "
+        what = (f"it needed more than the {limits.memory_limit_mb:g} MB memory limit (peak seen "
                 f"{outcome.peak_rss_mb:.0f} MB) just to import torch and load the data")
         fix = ("install the CPU build of torch (packaging/install_deps.sh; the default CUDA build needs about 300 MB "
                "more) or raise the sandbox memory limit (DERMA_MEMORY_LIMIT_MB)")
     elif outcome.timed_out:
-        what = f"it did not even reach your files within the {limits['time_limit_s']} s limit"
+        what = f"it did not even reach your files within the {limits.time_limit_s:g} s limit"
         fix = "the grading machine is overloaded or too slow: regrade, or raise the time limit (DERMA_TIME_LIMIT_S)"
     else:
         what = f"its process ended (exit status {outcome.returncode}) while importing torch and loading the data"

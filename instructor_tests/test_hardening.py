@@ -474,9 +474,12 @@ def test_suite_keeps_its_label_file_private(synthetic_root, tmp_path):
 def _cli(submission, out, data_dir, command=("grader", "grade")):
     """The grader (or the suite) in its own process, started; _finish() returns its own peak RSS in MB (its
     children, the sandbox, excluded)."""
-    code = ("import resource, runpy, sys; sys.argv = sys.argv[1:]\n"
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so it would report the forked pytest process's
+    # size (about 1.9 GB late in a full run), not the grader's.
+    code = ("import runpy, sys; sys.argv = sys.argv[1:]\n"
             "try:\n    runpy.run_module(sys.argv[0], run_name='__main__')\n"
-            "finally:\n    print('PARENT_MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+            "finally:\n    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+            "    print('PARENT_MAXRSS_KB', hwm.split()[1])\n")
     cmd = [sys.executable, "-c", code, command[0], *command[1:], str(submission), "--data-dir", str(data_dir),
            "--out", str(out), "--rubric", str(RUBRIC_PATH), "--memory-limit", str(MEMORY_LIMIT_MB)]
     env = {**os.environ, "DERMA_SYNTHETIC_SCALE": SCALE, "DERMA_SYNTHETIC": "1"}
