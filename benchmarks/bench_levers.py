@@ -10,8 +10,9 @@ sides of each lever alternate, so background load hits both alike. Times are CPU
              size on random channels-last batches, and one pass over a validation-sized batch set; times the
              steps and epochs it trains. Summed over --only, divided by the 2 cores: the least wall time the current
              engine's arithmetic can take for the suite, before any data handling, start-up or scoring.
-  compute    on --lever-exp: eager (the engine) vs torch.compile (compile time, step time, same losses?) vs bfloat16
-             autocast (step time, how far the losses move), 40 steps each from the same seed.
+  compute    on --lever-exp: eager (the engine) vs torch.compile (compile time with an empty cache, as in a fresh
+             sandbox; step time; same losses?) vs bfloat16 autocast (step time, how far the losses move), 40 steps
+             each from the same seed.
   build      the same eager step and the child's imports (torch, torchvision, locked) under --python, e.g. a venv
              with the CPU build of torch (benchmarks/README.md says how to make one).
   data       one epoch of batches as the loop makes them (locked.engine.batch_maker) vs per-sample transforms, for the
@@ -25,6 +26,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -114,8 +116,9 @@ def solution(exp):
 def child(python, exp, mode, steps, data_dir):
     cmd = [python, __file__, "--measure", str(exp), mode, "--steps", str(steps)] + (
         ["--data-dir", str(data_dir)] if data_dir else [])
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    with tempfile.TemporaryDirectory() as cache:  # torch.compile starts cold, as in a fresh sandbox
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", "TORCHINDUCTOR_CACHE_DIR": cache}
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -154,7 +157,7 @@ def compute(args):
             runs[m].append(child(sys.executable, args.lever_exp, m, args.steps, None))
     eager = statistics.median(r["step_s"] for r in runs["eager"])
     print(f"\n## Compute levers, experiment {args.lever_exp} ({args.reps} alternating runs each, medians)\n")
-    print("| lever | ms/step | vs eager | first step s | losses after 44 steps vs eager |")
+    print(f"| lever | ms/step | vs eager | first step s | losses after {args.steps + 4} steps vs eager |")
     print("| --- | ---: | ---: | ---: | --- |")
     out = {}
     for m in modes:

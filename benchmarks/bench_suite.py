@@ -12,7 +12,7 @@ Levers measured:
                       check, prediction), the grader's time around the sandbox (data, layout, scoring, writing), and
                       the worker process's (a fresh interpreter per grading); and, alone, a fresh interpreter's
                       `import torch, torchvision` (what every sandbox pays first).
-Not measured here (see docs/GRADING_A_CLASS.md): the CPU build of torch, torch.compile, data handling in the loop.
+The CPU build of torch, torch.compile, mixed precision and data handling in the loop: benchmarks/bench_levers.py.
 
 The machine may be shared: the script prints the load average before and after; wall times on a loaded machine are
 upper bounds and the -j1/-j2 ratio is only as good as the load was steady.
