@@ -15,8 +15,9 @@ sides of each lever alternate, so background load hits both alike. Times are CPU
              each from the same seed.
   build      the same eager step and the child's imports (torch, torchvision, locked) under --python, e.g. a venv
              with the CPU build of torch (benchmarks/README.md says how to make one).
-  data       one epoch of batches as the loop makes them (locked.engine.batch_maker) vs per-sample transforms, for the
-             baseline (ToTensor: pure, made once) and for experiment 13 (ColorJitter: per sample, every epoch).
+  data       the batches as the loop makes them (the train_transform per sample, per epoch) vs every image's tensor
+             made once and batches sliced from it (only a transform without randomness allows it: the baseline's
+             ToTensor; not experiment 13's ColorJitter): time, same values, and the memory it holds.
   schedule   with --suite DIR (a finished `python -m instructor suite` folder): the wall time of its measured
              gradings on 2 sandboxes in folder order, longest-epochs first, and longest-first by the true times.
 """
@@ -84,26 +85,28 @@ def measure(exp, mode, steps, data_dir):
 
 
 def data_epoch(sub, data_dir, engine):
-    """Seconds to make the batches: the loop's set-up (batch_maker) once, then one epoch of its batches, against one
-    epoch of per-sample transforms; each epoch timed twice, alternating, the faster kept."""
+    """One epoch of per-sample transforms (what the loop does) against making every image's tensor once and slicing
+    batches from it (possible only for a train_transform without randomness): set-up once, then per epoch, each
+    epoch timed twice, alternating, the faster kept; and the memory the made-once tensor holds."""
+    import torch
     from locked import data
     images = data.load(data_dir, synthetic_data=True).images["train"]
     batches = engine.epoch_batches(list(range(len(images))), sub.batch_size)
-    c0 = time.process_time()
-    make = engine.batch_maker(sub, images)
-    setup = time.process_time() - c0
     pil = [engine.Image.fromarray(img) for img in images]
-    times = {"loop": [], "per_sample": []}
+    c0 = time.process_time()
+    every = engine._train_batch(sub, pil, range(len(pil)))
+    setup = time.process_time() - c0
+    sides = {"per_sample": lambda idx: engine._train_batch(sub, pil, idx), "once": lambda idx: every[idx]}
+    times, made = {k: [] for k in sides}, {}
     for _ in range(2):
-        for side, fn in (("per_sample", lambda idx: engine._train_batch(sub, pil, idx)), ("loop", make)):
+        for side, fn in sides.items():
             c0 = time.process_time()
-            made = [fn(idx) for idx in batches]
+            made[side] = [fn(idx) for idx in batches]
             times[side].append(time.process_time() - c0)
-            if side == "per_sample":
-                reference = made
-    same = all(a.equal(b) for a, b in zip(made, reference)) if engine.is_pure(sub.train_transform) else None
-    return {"pure": engine.is_pure(sub.train_transform), "setup_s": setup, "loop_epoch_s": min(times["loop"]),
-            "per_sample_epoch_s": min(times["per_sample"]), "identical": same, "epochs": sub.epochs}
+    same = all(a.equal(b) for a, b in zip(made["once"], made["per_sample"]))
+    return {"same_values": same, "setup_s": setup, "once_epoch_s": min(times["once"]),
+            "per_sample_epoch_s": min(times["per_sample"]), "once_mb": every.nbytes / 2**20,
+            "pil_mb": sum(len(p.tobytes()) for p in pil) / 2**20, "epochs": sub.epochs, "torch": torch.__version__}
 
 
 def solution(exp):
@@ -195,16 +198,19 @@ def build(args):
 
 def data_lever(args):
     print("\n## Data: making the training batches (full-size synthetic train split)\n")
-    print("| experiment | pure | loop: set-up once + per epoch s | per sample: per epoch s | over its epochs s | "
-          "identical |")
-    print("| --- | --- | ---: | ---: | ---: | --- |")
+    print("| experiment | per sample (the loop) s/epoch | made once: set-up + s/epoch | over its epochs s | "
+          "memory of the made-once tensor |")
+    print("| --- | ---: | ---: | ---: | ---: |")
     out = {}
-    for exp in (1, 13):
-        r = child(sys.executable, exp, "data", 0, args.data_dir)
-        e = r["epochs"]
-        print(f"| {exp} | {r['pure']} | {r['setup_s']:.2f} + {r['loop_epoch_s']:.2f} | {r['per_sample_epoch_s']:.2f} | "
-              f"{r['setup_s'] + e * r['loop_epoch_s']:.1f} vs {e * r['per_sample_epoch_s']:.1f} | {r['identical']} |")
-        out[exp] = r
+    for exp in (1, 13):  # the baseline (ToTensor only) and ColorJitter (random: cannot be made once)
+        r = out[exp] = child(sys.executable, exp, "data", 0, args.data_dir)
+        e, per = r["epochs"], r["per_sample_epoch_s"]
+        if not r["same_values"]:
+            print(f"| {exp} | {per:.2f} | not possible: random per image and epoch | {e * per:.1f} | |")
+            continue
+        print(f"| {exp} | {per:.2f} | {r['setup_s']:.2f} + {r['once_epoch_s']:.2f} | {e * per:.1f} vs "
+              f"{r['setup_s'] + e * r['once_epoch_s']:.1f} | {r['once_mb']:.0f} MB (the PIL copies' pixels: "
+              f"{r['pil_mb']:.0f} MB) |")
     return out
 
 

@@ -3,8 +3,7 @@
 Reproducibility: `seed_everything` seeds Python, NumPy and torch, and `pin_threads` fixes torch's thread count,
 so the same config on the same machine and torch build gives bit-identical weights (on the CPU).
 Speed: images are turned into PIL objects once and the fixed validation transform is applied once, up front;
-the student's train transform still runs per sample, per epoch, with its own randomness, unless it has none
-(ToTensor and Normalize only): then it runs once per image too (`batch_maker`), which gives the same tensors. On the CPU, training
+the student's train transform still runs per sample, per epoch, with its own randomness. On the CPU, training
 batches are laid out channels-last (NHWC) when the model gives the same logits that way (see `_channels_last_ok`).
 """
 import copy
@@ -16,7 +15,6 @@ import time
 import numpy as np
 import torch
 from PIL import Image
-from torchvision import transforms
 from tqdm import tqdm
 
 from locked.info import NUM_CLASSES, SPLIT_SIZES
@@ -198,32 +196,6 @@ def _train_batch(sub, pil_images, idx):
                               "images; every image must come out as 3x28x28.") from None
 
 
-#: Transforms that are pure functions of the image: no randomness, no state. A train_transform made only of these
-#: (exactly these classes, alone or in a Compose) gives every image the same tensor in every epoch.
-PURE_TRANSFORMS = (transforms.ToTensor, transforms.Normalize)
-
-
-def is_pure(transform):
-    if type(transform) is transforms.Compose:
-        return all(is_pure(t) for t in transform.transforms)
-    return type(transform) in PURE_TRANSFORMS
-
-
-def batch_maker(sub, images):
-    """A function from a batch's image indices to its training tensor, as `_train_batch` makes it.
-
-    A pure train_transform (`is_pure`) is applied to every image once, up front, and batches are sliced from the
-    result: the same values as per-sample calls (which draw no random numbers either), without redoing the same
-    ToTensor every epoch. It saves about 0.5 s of each baseline epoch's 2 s (benchmarks/bench_levers.py).
-    """
-    pil_images = [Image.fromarray(img) for img in images]
-    if not is_pure(sub.train_transform):
-        return lambda idx: _train_batch(sub, pil_images, idx)
-    n, chunk = len(pil_images), 1024
-    every = torch.cat([_train_batch(sub, pil_images, range(i, min(i + chunk, n))) for i in range(0, n, chunk)])
-    return lambda idx: every[idx]
-
-
 def _channels_last_ok(model, device):
     """True if training batches may be laid out NHWC ("channels_last"): CPU training steps take ~30% less time.
 
@@ -260,13 +232,13 @@ def fit(sub, model, splits, device, log=print, progress=True):
     """
     train_y = torch.as_tensor(splits.labels["train"])
     val_x, val_y = to_val_tensor(splits.images["val"]), torch.as_tensor(splits.labels["val"])
-    make_batch, n = batch_maker(sub, splits.images["train"]), len(train_y)
+    pil_images = [Image.fromarray(img) for img in splits.images["train"]]
     optimizer, criterion, scheduler = make_training_objects(sub, model, splits.class_counts("train"),
-                                                            steps_per_epoch(n, sub.batch_size))
+                                                            steps_per_epoch(len(pil_images), sub.batch_size))
     model.to(device)
     channels_last = _channels_last_ok(model, device)
     shuffle = torch.Generator().manual_seed(SEED)
-    history = []
+    n, history = len(pil_images), []
     for epoch in range(1, sub.epochs + 1):
         t0 = time.perf_counter()
         model.train()
@@ -275,7 +247,7 @@ def fit(sub, model, splits, device, log=print, progress=True):
         loss_sum, correct, seen = 0.0, 0, 0
         for step, idx in enumerate(tqdm(batches, desc=f"epoch {epoch}/{sub.epochs}", leave=False,
                                         disable=None if progress else True, unit="batch")):
-            x = make_batch(idx).to(device)
+            x = _train_batch(sub, pil_images, idx).to(device)
             if channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             y = train_y[idx].to(device)
