@@ -2,9 +2,10 @@
 
 Reproducibility: `seed_everything` seeds Python, NumPy and torch, and `pin_threads` fixes torch's thread count,
 so the same config on the same machine and torch build gives bit-identical weights (on the CPU).
-Speed: images are turned into PIL objects once and the fixed validation transform is applied once, up front;
-the student's train transform still runs per sample, per epoch, with its own randomness. On the CPU, training
-batches are laid out channels-last (NHWC) when the model gives the same logits that way (see `_channels_last_ok`).
+Speed and memory: the fixed validation transform is applied once, up front; the student's train transform runs per
+sample, per epoch, with its own randomness, on a PIL image made for that call (memory is the tighter limit on a
+768 MB grading box: see `_train_batch`). On the CPU, training batches are laid out channels-last (NHWC) when the
+model gives the same logits that way (see `_channels_last_ok`).
 """
 import copy
 import inspect
@@ -184,8 +185,13 @@ def to_val_tensor(images):
     return torch.stack([VAL_TRANSFORM(img) for img in images])
 
 
-def _train_batch(sub, pil_images, idx):
-    xs = [student_call(sub, "transform", "train_transform", sub.train_transform, pil_images[i]) for i in idx]
+def _train_batch(sub, images, idx):
+    """The student's train_transform on each image of the batch (uint8 HWC arrays, made PIL one at a time).
+
+    PIL copies of the whole split, made once, would be 0.13 s faster per epoch but raise the run's peak by about
+    30 MB: enough to push the course's ResNet18 over a 640 MB sandbox (benchmarks/SUITE_BENCH.md)."""
+    xs = [student_call(sub, "transform", "train_transform", sub.train_transform, Image.fromarray(images[i]))
+          for i in idx]
     if not all(isinstance(x, torch.Tensor) for x in xs):
         raise SubmissionError("transform", f"train_transform must return a tensor; it returned "
                               f"{type(xs[0]).__name__}. End it with transforms.ToTensor().")
@@ -232,13 +238,13 @@ def fit(sub, model, splits, device, log=print, progress=True):
     """
     train_y = torch.as_tensor(splits.labels["train"])
     val_x, val_y = to_val_tensor(splits.images["val"]), torch.as_tensor(splits.labels["val"])
-    pil_images = [Image.fromarray(img) for img in splits.images["train"]]
+    train_x = splits.images["train"]
     optimizer, criterion, scheduler = make_training_objects(sub, model, splits.class_counts("train"),
-                                                            steps_per_epoch(len(pil_images), sub.batch_size))
+                                                            steps_per_epoch(len(train_x), sub.batch_size))
     model.to(device)
     channels_last = _channels_last_ok(model, device)
     shuffle = torch.Generator().manual_seed(SEED)
-    n, history = len(pil_images), []
+    n, history = len(train_x), []
     for epoch in range(1, sub.epochs + 1):
         t0 = time.perf_counter()
         model.train()
@@ -247,7 +253,7 @@ def fit(sub, model, splits, device, log=print, progress=True):
         loss_sum, correct, seen = 0.0, 0, 0
         for step, idx in enumerate(tqdm(batches, desc=f"epoch {epoch}/{sub.epochs}", leave=False,
                                         disable=None if progress else True, unit="batch")):
-            x = _train_batch(sub, pil_images, idx).to(device)
+            x = _train_batch(sub, train_x, idx).to(device)
             if channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             y = train_y[idx].to(device)
