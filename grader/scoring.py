@@ -2,6 +2,8 @@
 
 Each check's output says what was measured, what was expected, and what to change.
 """
+import signal
+
 import numpy as np
 
 from locked import metrics
@@ -161,6 +163,15 @@ def _failure_reason(status, outcome, limits):
     if status.get("stage") == "checked" and (status.get("params") or 0) > limits.param_budget:
         return (f"Not trained: your model has {status['params']:,} parameters, over the budget of "
                 f"{limits.param_budget:,} (see the parameter budget check). Make it smaller and resubmit.")
+    if status.get("stage") != "done" and outcome.returncode == -signal.SIGKILL:
+        # Not the grader's kill (that sets memory_exceeded or timed_out). Where no cgroup could be made (a Docker or
+        # Gradescope container), the kernel's out-of-memory killer stops a fast-growing run between two of the
+        # grader's memory checks (0.1 s apart), at the container's limit: nearly always memory, rarely os.kill.
+        return (f"Your run was killed by the system (SIGKILL) while {_STAGE_WORDS.get(status.get('stage'), 'starting')}"
+                f": almost always because the grading machine ran out of memory (the grader last saw "
+                f"{outcome.peak_rss_mb:.0f} MB of memory in use; the limit is {limits.memory_limit_mb:g} MB), between "
+                "two of the grader's checks. Use a smaller model or batch size, and do not keep tensors (e.g. every "
+                "batch's outputs) in Python lists. (If your files call os.kill(), remove it.)")
     if status.get("stage") != "done":
         return (f"Your code ended the grader's process early (exit status {outcome.returncode}, while "
                 f"{_STAGE_WORDS.get(status.get('stage'), 'starting')}), before predictions were made. Remove any "

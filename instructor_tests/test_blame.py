@@ -37,6 +37,24 @@ def test_kill_after_student_code_started_is_the_students():
     assert "Your code ended the grader's process early" in out
 
 
+def test_a_sigkill_the_grader_did_not_send_is_reported_as_memory():
+    """Without a cgroup (Docker, Gradescope) the kernel's OOM killer can stop a fast-growing run between two of the
+    grader's 0.1 s memory checks: the child dies by SIGKILL with memory_exceeded unset. It must read as memory (with
+    the figures), not as the student's exit (packaging/check_docker.sh's memory bomb once got "ended early")."""
+    training = {"stage": "checked", "params": 6887, "trainable_params": 6887, "model_name": "Net"}
+
+    def trains(outcome):
+        tests, _ = scoring.score(training, None, None, outcome, RUBRIC)
+        return next(t for t in tests if t["key"] == "trains")
+
+    check = trains(Outcome(returncode=-9, seconds=4.0, peak_rss_mb=598.0))
+    out = check["output"]
+    assert "ran out of memory" in out and "598 MB" in out and "smaller model" in out and "while training" in out
+    assert "ended the grader's process early" not in out and check["score"] == 0
+    out = trains(Outcome(returncode=-15, seconds=4.0, peak_rss_mb=598.0))["output"]
+    assert "ended the grader's process early" in out  # any other signal or exit status keeps its own message
+
+
 def test_a_sandbox_too_small_for_torch_is_reported_as_the_environments(synthetic_root, tmp_path, monkeypatch):
     """For real: a 120 MB limit cannot even hold `import torch`, so the child dies before any student code."""
     monkeypatch.setenv("DERMAMNIST_SYNTHETIC_SCALE", "0.2")
