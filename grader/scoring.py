@@ -167,11 +167,12 @@ def _failure_reason(status, outcome, limits):
         # Not the grader's kill (that sets memory_exceeded or timed_out). Where no cgroup could be made (a Docker or
         # Gradescope container), the kernel's out-of-memory killer stops a fast-growing run between two of the
         # grader's memory checks (0.1 s apart), at the container's limit: nearly always memory, rarely os.kill.
-        return (f"Your run was killed by the system (SIGKILL) while {_STAGE_WORDS.get(status.get('stage'), 'starting')}"
-                f": almost always because the grading machine ran out of memory (the grader last saw "
-                f"{outcome.peak_rss_mb:.0f} MB of memory in use; the limit is {limits.memory_limit_mb:g} MB), between "
-                "two of the grader's checks. Use a smaller model or batch size, and do not keep tensors (e.g. every "
-                "batch's outputs) in Python lists. (If your files call os.kill(), remove it.)")
+        doing = _STAGE_WORDS.get(status.get("stage"), "starting")
+        return (f"Your run was killed by the system (SIGKILL) while {doing}: almost always because the grading "
+                f"machine ran out of memory (the grader last saw {outcome.peak_rss_mb:.0f} MB of memory in use; the "
+                f"limit is {limits.memory_limit_mb:g} MB), between two of the grader's checks. Use a smaller model or "
+                "batch size, and do not keep tensors (e.g. every batch's outputs) in Python lists. (If your files call "
+                "os.kill(), remove it.)")
     if status.get("stage") != "done":
         return (f"Your code ended the grader's process early (exit status {outcome.returncode}, while "
                 f"{_STAGE_WORDS.get(status.get('stage'), 'starting')}), before predictions were made. Remove any "
