@@ -33,6 +33,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from instructor import suite  # noqa: E402  (its --only parser; no torch)
+
 TARGET_S = 452  # the course's M1 Max time for experiments 1-22 (issue 16)
 CORES = 2
 
@@ -42,7 +46,6 @@ def measure(exp, mode, steps, data_dir):
     t0 = time.perf_counter()
     import torch
     import torchvision  # noqa: F401
-    sys.path.insert(0, str(ROOT))
     from locked import engine, submission
     from locked.info import SPLIT_SIZES
     imports = time.perf_counter() - t0
@@ -131,14 +134,6 @@ def child(python, exp, mode, steps, data_dir):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def parse_only(text):
-    out = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out += range(int(lo), int(hi or lo) + 1)
-    return out
-
-
 def floor(args):
     rows = [child(sys.executable, exp, "eager", args.steps, None) for exp in args.only]
     print(f"\n## Floor: the engine's arithmetic alone, experiments {args.only[0]}-{args.only[-1]}\n")
@@ -216,9 +211,7 @@ def data_lever(args):
 
 
 def schedule(args):
-    sys.path.insert(0, str(ROOT))
     import heapq
-    from instructor import suite
     jobs = [(info["id"], len(record["history"]), info["worker_seconds"]) for record, info in suite._graded(args.suite)
             if info.get("worker_seconds")]
 
@@ -241,7 +234,7 @@ def schedule(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="1-22", type=parse_only)
+    ap.add_argument("--only", default="1-22", type=suite.parse_only)
     ap.add_argument("--lever-exp", default=11, type=int)
     ap.add_argument("--steps", default=40, type=int)
     ap.add_argument("--reps", default=2, type=int)
