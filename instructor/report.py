@@ -15,6 +15,7 @@ import numpy as np
 
 from instructor import deployment, suite
 from locked.info import CANCER_CLASSES, CLASS_NAMES, TARGET_AUC, TARGET_MEL_RECALL
+from locked.text import shown
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -63,7 +64,8 @@ footer{margin-top:40px;font-size:12px;color:#6b7280}
 
 
 def esc(x):
-    return html.escape(str(x), quote=True)
+    """Text for HTML: control characters and invalid Unicode escaped (locked/text.py), then HTML's own."""
+    return html.escape(shown(x if isinstance(x, str) else str(x)), quote=True)
 
 
 def fmt(x, nd=3, pct=False):
