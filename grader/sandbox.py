@@ -8,8 +8,9 @@ line). On a grading box (root, Linux):
     namespace, no network, no IPC with the host. Nothing else of the host exists for it.
   - A uid and gid of its own for each grading, from the rubric's range and held by a lock file for the run, with
     0700/0750 folders: two gradings at once cannot see or touch each other.
-  - A memory cgroup (v1 or v2) of its own, so tmpfs, /dev/shm and memfd pages count with the process memory, and
-    a pids cgroup; rlimits on file size, processes and core dumps; out/ is a size- and inode-capped tmpfs.
+  - A memory cgroup (v1 or v2) of its own, so tmpfs, /dev/shm and memfd pages count with the process memory, a
+    pids cgroup, and a cpu controller quota of the rubric's `threads` cores, so extra processes cannot take its
+    neighbours' cores; rlimits on file size, processes and core dumps; out/ is a size- and inode-capped tmpfs.
 Without bubblewrap (not installed, or a container that forbids its namespaces) the hand-written fallback keeps the
 uid, a network and a PID namespace, and says that the host's filesystem is visible. Without a cgroup the
 watchdog counts process RSS plus the child's private tmpfs. Without root nothing can be switched: the grader's own
@@ -44,6 +45,7 @@ CLONE_NEWPID = 0x20000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MNT_DETACH = 2, 4, 8, 2
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 INSIDE = "/sandbox"         # where the child sees its folder when bubblewrap runs
+PRIVATE_DIRS = ("/tmp", "/var/tmp", "/dev/shm")  # replaced by private size-capped tmpfs in the view
 UID_LOCKS = "/run/dermagrade-uids"  # one lock file per uid in use (root only)
 OUT_MB, OUT_FILES = 64, 64  # out/: the child's status, predictions and parameter shapes, nothing more
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -80,14 +82,16 @@ class Outcome:
     output: str = ""
     output_bytes: int = 0
     isolation: list = field(default_factory=list)
+    report: bytes = b""        # the first REPORT_MAX_BYTES the child sent over its report pipe (grader/protocol.py)
+    report_bytes: int = 0      # all it sent
 
 
 class _OutputKeeper(threading.Thread):
-    """Drain the child's output so it never blocks; keep the first and last `limit` bytes."""
+    """Drain the child's output so it never blocks; keep the first and (with `tail`) the last `limit` bytes."""
 
-    def __init__(self, stream, limit):
+    def __init__(self, stream, limit, tail=True):
         super().__init__(daemon=True)
-        self.stream, self.limit = stream, limit
+        self.stream, self.limit, self.keep_tail = stream, limit, tail
         self.head, self.tail, self.total = bytearray(), deque(), 0
 
     def run(self):
@@ -98,7 +102,7 @@ class _OutputKeeper(threading.Thread):
             if room > 0:
                 self.head += chunk[:room]
                 chunk = chunk[room:]
-            if chunk:
+            if chunk and self.keep_tail:
                 self.tail.append(chunk)
                 tail_bytes += len(chunk)
                 while tail_bytes - len(self.tail[0]) >= self.limit:
@@ -310,11 +314,13 @@ def claim_identity(first, last):
 
 
 class Cgroup:
-    """A memory and pids cgroup of the child's own, under the grader's own cgroup (v1 or v2). Memory counts every
-    page the child's processes hold: anonymous memory, tmpfs, /dev/shm and memfd files, swap."""
+    """A memory, pids and cpu cgroup of the child's own, under the grader's own cgroup (v1 or v2). Memory counts
+    every page the child's processes hold: anonymous memory, tmpfs, /dev/shm and memfd files, swap. The CPU quota
+    (`cores` cores) is optional: without it grading still runs, and `cpu` (the isolation note) says why."""
 
-    def __init__(self, name, memory_mb, max_processes):
+    def __init__(self, name, memory_mb, max_processes, cores):
         self.dirs, self.memory, self.v2 = [], None, False
+        self.cpu = "no CPU quota (no cpu controller for the grader's cgroup)"
         own = {}
         with open("/proc/self/cgroup") as f:
             for line in f:
@@ -322,33 +328,60 @@ class Cgroup:
                 for c in controllers.split(",") if controllers else ["" if hid == "0" else None]:
                     if c in ("memory", "pids", ""):
                         own[c] = rel
+                    elif c == "cpu":  # v1 mounts a hierarchy under its controllers' names, such as cpu,cpuacct
+                        own[c] = f"/sys/fs/cgroup/{controllers}{rel}"
         limit = str(int(memory_mb * 1024 * 1024))
         try:
-            self._create(own, name, limit, max_processes)
+            self._create(own, name, limit, max_processes, cores)
         except OSError:
             self.remove()
             raise
 
-    def _create(self, own, name, limit, max_processes):
+    def _create(self, own, name, limit, max_processes, cores):
         if "memory" in own and os.path.isdir("/sys/fs/cgroup/memory"):
             self.memory = self._make(f"/sys/fs/cgroup/memory{own['memory']}/{name}",
                                      [("memory.limit_in_bytes", limit), ("memory.memsw.limit_in_bytes", limit)])
             if "pids" in own and os.path.isdir("/sys/fs/cgroup/pids"):
                 self._make(f"/sys/fs/cgroup/pids{own['pids']}/{name}", [("pids.max", str(max_processes))])
+            if "cpu" in own and os.path.isdir(own["cpu"]):
+                self._quota(f"{own['cpu']}/{name}", [("cpu.cfs_period_us", "100000"),
+                                                     ("cpu.cfs_quota_us", str(cores * 100000))], cores)
         elif "" in own and os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
             self.v2 = True
             self.memory = self._make(f"/sys/fs/cgroup{own['']}/{name}", [
                 ("memory.max", limit), ("memory.swap.max", "0"), ("pids.max", str(max_processes))])
+            if os.path.exists(f"{self.memory}/cpu.max"):  # else our parent does not enable the cpu controller
+                self._quota(self.memory, [("cpu.max", f"{cores * 100000} 100000")], cores)
+
+    def _quota(self, path, settings, cores):
+        """Limit the child to `cores` cores, in a cpu cgroup of its own (v1) or its one cgroup (v2). Where the
+        kernel refuses (a parent's smaller quota, say), grading goes on without it and `cpu` says why."""
+        new = path not in self.dirs
+        try:
+            if new:
+                self._make(path, settings)
+            else:
+                self._set(path, settings)
+            self.cpu = f"CPU quota of {cores} core(s)"
+        except OSError as err:
+            self.cpu = f"no CPU quota ({err.strerror})"
+            if new and path in self.dirs:  # made but not limited: the child does not join it
+                os.rmdir(path)
+                self.dirs.remove(path)
 
     def _make(self, path, settings):
         os.mkdir(path, 0o700)
         self.dirs.append(path)
+        self._set(path, settings)
+        return path
+
+    @staticmethod
+    def _set(path, settings):
         for key, value in settings:
             if key == "memory.memsw.limit_in_bytes" and not os.path.exists(f"{path}/{key}"):
                 continue  # the kernel does not account swap separately: memory.limit_in_bytes covers it
             with open(f"{path}/{key}", "w") as f:
                 f.write(value)
-        return path
 
     def join(self):
         """Move this process in (called in the child between fork and exec)."""
@@ -472,8 +505,9 @@ class Sandbox:
     run. A context manager: leaving it kills what is left, unmounts, removes everything and frees the uid, and
     never raises, so a grading's results (written before) cannot be lost to cleanup.
 
-    limits: the rubric's (time_limit_s, memory_limit_mb, output_limit_kb, sandbox_uids, scratch_mb, max_file_mb,
-    max_processes). extra_read: host folders the child may read at the same path (the pretrained-weights cache).
+    limits: the rubric's (time_limit_s, memory_limit_mb, output_limit_kb, threads, sandbox_uids, scratch_mb,
+    max_file_mb, max_processes). extra_read: host folders the child may read at the same path (the pretrained-weights
+    cache).
     """
 
     def __init__(self, limits, extra_read=()):
@@ -576,16 +610,16 @@ class Sandbox:
             argv += [kind, src, dest]
         size = str(self.limits.scratch_mb * 2**20)
         argv += ["--proc", "/proc", "--dev", "/dev"]
-        for d, mode in (("/tmp", "1777"), ("/var/tmp", "1777"), ("/dev/shm", "1777"), (f"{INSIDE}/work", "0777"),
-                        (f"{INSIDE}/home", "0777")):
+        for d, mode in [*((d, "1777") for d in PRIVATE_DIRS), (f"{INSIDE}/work", "0777"), (f"{INSIDE}/home", "0777")]:
             argv += ["--perms", mode, "--size", size, "--tmpfs", d]
         argv += ["--chdir", f"{INSIDE}/work", "--", sys.executable, "-I", "-c", _DROP,
                  str(self.ids.uid), str(self.ids.gid), *cmd]
         return argv
 
-    def run(self, cmd, env, isolate_network=True):
+    def run(self, cmd, env, isolate_network=True, report=None):
         """Run `cmd` (paths as `inside` gives them) in the sandbox; return an Outcome. Never raises for anything
-        the child does."""
+        the child does. report: (variable, max bytes): the child gets the write end of a pipe, its file descriptor
+        in that variable, and the Outcome keeps the first max bytes it sent (grader/protocol.py's report)."""
         lim = self.limits
         root, isolation = os.geteuid() == 0, []
         if self.bwrap:
@@ -611,7 +645,7 @@ class Sandbox:
                 isolation.append("own PID namespace (nothing it starts outlives it)")
         try:
             self.cgroup = Cgroup(f"dermagrade-{self.ids.uid if self.ids else os.getpid()}",
-                                 lim.memory_limit_mb, lim.max_processes) if root else None
+                                 lim.memory_limit_mb, lim.max_processes, lim.threads) if root else None
         except OSError as err:
             self.cgroup = None
             isolation.append(f"no memory cgroup ({err.strerror}): memory counted by the grader as process RSS plus "
@@ -622,6 +656,8 @@ class Sandbox:
             self.cgroup = None
             isolation.append("no memory cgroup on this host: memory counted by the grader as process RSS plus "
                              "tmpfs, /dev/shm and memfd files")
+        isolation.append(self.cgroup.cpu if self.cgroup else
+                         f"no CPU quota ({'no cgroup of its own' if root else 'grader is not root'})")
         isolation.append(f"files up to {lim.max_file_mb} MB"
                          + (f", {lim.max_processes} processes" if self.ids or self.cgroup else "")
                          + (f", out/ capped at {OUT_MB} MB and {OUT_FILES} files" if self._mounted else ""))
@@ -647,12 +683,23 @@ class Sandbox:
         cwd = self.path / "work"
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         own_ns = os.readlink("/proc/self/ns/mnt")  # the child's differs when bubblewrap gives it a view
+        pipe = os.pipe() if report else None
+        if pipe:
+            env = {**env, report[0]: str(pipe[1])}
         t0 = time.monotonic()
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec)
+        try:
+            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec,
+                                    pass_fds=pipe[1:] if pipe else ())
+        finally:
+            if pipe:
+                os.close(pipe[1])  # the child holds the only write end: end of file when its processes are gone
         _ACTIVE.add(proc.pid)
         keeper = _OutputKeeper(proc.stdout, lim.output_limit_kb * 1024)
         keeper.start()
+        reporter = _OutputKeeper(open(pipe[0], "rb", buffering=0), report[1], tail=False) if pipe else None
+        if reporter:
+            reporter.start()
         outcome = Outcome(returncode=None, seconds=0.0, isolation=isolation)
         while proc.poll() is None:
             if cgroup:  # the cgroup knows its processes and its memory: no scan of /proc (20 ms) every poll
@@ -685,6 +732,11 @@ class Sandbox:
         keeper.join(timeout=2)
         outcome.returncode = proc.returncode
         outcome.output, outcome.output_bytes = keeper.text(), keeper.total
+        if reporter:
+            reporter.join(timeout=2)
+            outcome.report, outcome.report_bytes = bytes(reporter.head), reporter.total
+            if not reporter.is_alive():  # else a leftover still holds the pipe: never close an fd being read
+                reporter.stream.close()
         return outcome
 
     def _kill_leftovers(self):
