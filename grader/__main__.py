@@ -8,6 +8,7 @@ import sys
 import time
 
 from grader import results
+from grader.preflight import EnvironmentUnusable
 from locked.data import DataUnavailable
 
 
@@ -18,7 +19,7 @@ def _grade(args):
     try:
         record = grade(args.submission, args.out, args.rubric, args.data_dir, args.synthetic,
                        test_data=args.test_data, time_limit_s=args.time_limit, memory_limit_mb=args.memory_limit)
-    except DataUnavailable as err:  # the instructor's setup, not the student's code
+    except (DataUnavailable, EnvironmentUnusable) as err:  # the instructor's setup, not the student's code
         print(results.write_crash(args.out, err, time.monotonic() - t0), file=sys.stderr)
         return 2
     except BaseException as err:  # a bug in the grader: still leave a valid results.json behind

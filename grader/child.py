@@ -8,8 +8,8 @@ Layout it expects (made by grader/grade.py):
     sandbox/work/                         the current directory (empty, writable)
     sandbox/home/                         $HOME (writable; what imports create there, e.g. ~/.medmnist, stays
                                           out of work/)
-    sandbox/out/                          what it reports (writable): status.json after every stage,
-                                          param_shapes.npy and predictions.npy (raw, see grader/protocol.py)
+    sandbox/out/                          param_shapes.npy and predictions.npy (raw, see grader/protocol.py)
+Its progress goes to the parent over the report pipe ($DERMAGRADE_REPORT_FD), a line as each stage is reached.
 It never sees the test labels. It reports what happened; the parent decides what it is worth.
 """
 import json
@@ -31,17 +31,16 @@ from locked.consistency import check_preprocessing  # noqa: E402
 
 import protocol  # noqa: E402  (grader/protocol.py, copied beside this file)
 
-STATUS = {"stage": "started"}
-# Bound before any student code runs, which may patch locked.engine or torch.nn.Module.
-count_parameters, module_parameters = engine.count_parameters, torch.nn.Module.parameters
+REPORT = int(os.environ.get(protocol.REPORT_FD, "-1"))  # set by the grader; read before any student code
+# Bound before any student code runs, which may patch locked.engine, torch.nn.Module or os.
+count_parameters, module_parameters, os_write = engine.count_parameters, torch.nn.Module.parameters, os.write
 
 
 def save(**fields):
-    """Write status.json atomically, so the parent sees the last finished stage even if we are killed."""
-    STATUS.update(fields)
-    tmp = SANDBOX / "out" / "status.tmp"
-    tmp.write_text(json.dumps(STATUS))
-    tmp.replace(SANDBOX / "out" / "status.json")
+    """Send one report line to the parent: once written it is the parent's, whatever the student's code does."""
+    line = protocol.encode_report(fields)
+    while line:
+        line = line[os_write(REPORT, line):]
 
 
 def write_out(name, payload):
@@ -58,14 +57,16 @@ def main():
         images = {s: npz[f"{s}_images"] for s in ("train", "val", "test")}
         labels = {s: npz[f"{s}_labels"] for s in ("train", "val")}
     splits = data.Splits(images, labels)
-    save(stage="started")  # the first status.json: from here on the student's code runs (none without it)
+    save(stage="started")  # the first report: from here on the student's code runs (none without it)
     sub = submission.load(SANDBOX / "submission", max_epochs=request["max_epochs"])
     save(stage="loaded", epochs=sub.epochs, batch_size=sub.batch_size)
-    model = engine.build_model(sub)
+    model = engine.new_model(sub)
     params = count_parameters(model)
     write_out(protocol.SHAPES, protocol.encode_shapes([(tuple(p.shape), p.requires_grad)
                                                         for p in module_parameters(model)]))
     save(stage="built", model_name=type(model).__name__)
+    engine.check_output(model, sub)
+    save(stage="shaped")
     result = check_preprocessing(sub.train_transform, images["train"])
     save(stage="checked", preprocessing={"ok": result.ok, "message": result.message, "measured": result.measured})
     if params > request["param_budget"]:
@@ -79,23 +80,37 @@ def main():
     save(stage="done")
 
 
+def error(err):
+    """The report's error fields for an exception that ended main()."""
+    if isinstance(err, submission.SubmissionError):
+        return {"check": err.check, "message": str(err)}
+    if isinstance(err, weights.WeightsUnavailable):
+        return {"check": "weights", "message": str(err)}
+    if isinstance(err, MemoryError):
+        return {"check": "memory", "message": "Python ran out of memory (MemoryError)."}
+    if isinstance(err, SystemExit):
+        return {"check": "exit", "message": f"Your code called sys.exit({err.code!r}) (or exit()/quit()). Remove "
+                "it: the grader's process must run to the end to train and score your model."}
+    # anything else: report it, pointing at the student's line if there is one
+    return {"check": "crash", "message": submission.describe_exception(err, SANDBOX / "submission")}
+
+
 if __name__ == "__main__":
+    code = 0
     try:
         main()
-    except submission.SubmissionError as err:
-        save(error={"check": err.check, "message": str(err)})
-    except weights.WeightsUnavailable as err:
-        save(error={"check": "weights", "message": str(err)})
-    except MemoryError:
-        save(error={"check": "memory", "message": "Python ran out of memory (MemoryError)."})
-    except SystemExit as err:
-        save(error={"check": "exit", "message": f"Your code called sys.exit({err.code!r}) (or exit()/quit()). "
-                    "Remove it: the grader's process must run to the end to train and score your model."})
-    except BaseException as err:  # anything else: report it, pointing at the student's line if there is one
-        save(error={"check": "crash", "message": submission.describe_exception(err, SANDBOX / "submission")})
+    except BaseException as err:  # noqa: BLE001
+        try:
+            fields = error(err)
+        except BaseException:  # noqa: BLE001  an exception whose str() or repr() itself raises
+            fields = {"check": "crash", "message": f"{type(err).__name__} (its message could not be read)"}
+        try:
+            save(error=fields)
+        except OSError:  # the student's code closed or replaced the report pipe: the parent is told by the status
+            code = protocol.CHANNEL_LOST
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:  # the student's prints and the epoch log; a submission may have replaced or closed the streams
             stream.flush()
         except Exception:  # noqa: BLE001
             pass
-    os._exit(0)  # skip interpreter teardown (and any atexit hooks a submission may have registered)
+    os._exit(code)  # skip interpreter teardown (and any atexit hooks a submission may have registered)

@@ -3,8 +3,8 @@
 The parent (this process) holds the test labels and never imports student code or torch. The sandbox gets a
 fresh copy of locked/, grader/child.py and grader/protocol.py, the two student files, train/val data with labels,
 and the test images without labels, mixed with perturbed copies of them in an order only the parent knows
-(grader/integrity.py); it hands back a status, the parameter shapes and raw predictions, all checked here
-(grader/protocol.py).
+(grader/integrity.py); it hands back a report over a pipe, the parameter shapes and raw predictions, all checked
+here (grader/protocol.py). Before any of it, a trivial child checks the sandbox itself (grader/preflight.py).
 """
 import json
 import os
@@ -16,14 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import integrity, protocol, results, rubric as rubric_mod, sandbox, scoring
+from grader import integrity, preflight, protocol, results, rubric as rubric_mod, sandbox, scoring
 from locked import data, metrics, settings, upload
 from locked.submission import SubmissionError
 
 LOCKED_DIR = Path(__file__).resolve().parent.parent / "locked"
 CHILD = Path(__file__).resolve().parent / "child.py"
 PROTOCOL = Path(__file__).resolve().parent / "protocol.py"
-STATUS_MAX_BYTES = 1_000_000
 FORGED = ("The grader's {what} (out/{name}) was missing or not what the grader writes ({why}), so it cannot be "
           "trusted. Do not write into the grader's folders or change its variables.")
 
@@ -56,15 +55,16 @@ def _forged(what, name, why, status=None):
     return {**(status or {"stage": "started"}), "error": error}
 
 
-def _read_outputs(sb, rows):
-    """(status, predictions) from the child's out/, trusting no byte: status typed and bounded, the parameter
-    count computed here from the tensor shapes, predictions of exactly the rows the child was given."""
-    try:
-        raw = sb.read_output("status.json", STATUS_MAX_BYTES)
-        status = {} if raw is None else scoring.clean_status(json.loads(raw))
-    except (ValueError, RecursionError):  # not a plain file, too large, not JSON, nested too deep
-        return scoring.clean_status(None), None
-    if status.get("stage") in scoring.STAGES[2:]:  # the child writes the shapes before it says "built"
+def _read_outputs(sb, outcome, rows):
+    """(status, predictions) from the child's report and out/, trusting no byte: the report typed and bounded ({}
+    when nothing arrived: no student code ran), the parameter count computed here from the tensor shapes,
+    predictions of exactly the rows the child was given."""
+    fields, garbled = protocol.decode_report(outcome.report)
+    status = scoring.clean_status(fields) if fields else {}
+    if garbled or outcome.report_bytes > len(outcome.report):  # what arrived before the garbling still stands
+        error = {"check": "status", "message": scoring.TAMPERED}
+        status = {**status, "stage": status.get("stage", protocol.STAGES[0]), "error": error}
+    if scoring.reached(status, "built"):  # the child writes the shapes before it says "built"
         try:
             raw = sb.read_output(protocol.SHAPES, protocol.SHAPES_MAX_BYTES)
             if raw is None:
@@ -140,7 +140,8 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
     record = {"submission": str(submission), "data": provenance, "ignored_files": [], "params": None,
               "train_seconds": None, "history": [], "metrics": {}}
     mix, perturbed, source = None, None, None
-    weights_cache = os.path.join(settings.torch_home(), "hub", "checkpoints")
+    weights_cache = settings.weights_cache()
+    preflight.check(lim, extra_read=[weights_cache])
     with sandbox.Sandbox(lim, extra_read=[weights_cache]) as sb:
         try:
             record["ignored_files"] = upload.collect(submission, sb.path / "submission").ignored_summary()
@@ -162,8 +163,9 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
                    "CUDA_VISIBLE_DEVICES": "", "TORCH_HOME": settings.torch_home(), "MPLBACKEND": "Agg"}
             log(f"Grading {submission} ({provenance['label']}) in a sandbox: limit {lim.time_limit_s:g} s, "
                 f"{lim.memory_limit_mb:g} MB, {lim.threads} thread(s)")
-            outcome = sb.run([sys.executable, "-I", sb.inside("harness/child.py")], env=env)
-            status, predictions = _read_outputs(sb, rows)
+            outcome = sb.run([sys.executable, "-I", sb.inside("harness/child.py")], env=env,
+                             report=(protocol.REPORT_FD, protocol.REPORT_MAX_BYTES))
+            status, predictions = _read_outputs(sb, outcome, rows)
             predictions, perturbed, problem = mix.unmix(predictions)
             if problem and "error" not in status:
                 status = {**status, "error": {"check": "predictions", "message": problem}}
@@ -178,6 +180,7 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
             params=status.get("params"), trainable_params=status.get("trainable_params"),
             history=status.get("history", []), train_seconds=train_seconds,
             rubric=rubric.as_dict(), seconds=time.monotonic() - t0, error=status.get("error"),
+            grader_failure=scoring.grader_failure(status, outcome, lim),
             sandbox={"isolation": outcome.isolation, "seconds": outcome.seconds, "peak_rss_mb": outcome.peak_rss_mb,
                      "returncode": outcome.returncode, "timed_out": outcome.timed_out,
                      "memory_exceeded": outcome.memory_exceeded, "output_bytes": outcome.output_bytes,

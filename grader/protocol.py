@@ -1,4 +1,9 @@
-"""What the child hands the parent in out/, byte for byte: raw little-endian arrays with an exact .npy v1 header.
+"""What the child hands the parent: a report over a pipe, and raw arrays in out/, each read byte for byte.
+
+    the report       one JSON object per line on the pipe whose file descriptor is in $DERMAGRADE_REPORT_FD,
+                     written as each stage in STAGES is reached (then fields such as the error). A pipe, not a file:
+                     bytes already sent cannot be taken back by student code, so the parent knows for sure whether
+                     "started" (the harness is about to import the student's files) arrived before the child ended.
 
     predictions.npy   float32, shape (val rows + test rows, 7): the val rows, then the test rows, as many as the
                       parent gave the child. The parent knows the exact header and size before it reads a byte.
@@ -6,10 +11,11 @@
                       dimensions padded with 1 (dimensions past the 8th folded into the 8th). The parent accepts
                       only the header numpy writes for a count up to MAX_TENSORS, then exactly that many bytes,
                       and computes the parameter count itself.
-No compression, no pickle, no parsing beyond comparing bytes. numpy and the standard library only: the child
-imports it from its harness folder, the parent from grader/.
+The arrays, little-endian with an exact .npy v1 header: no compression, no pickle, no parsing beyond comparing
+bytes. numpy and the standard library only: the child imports it from its harness folder, the parent from grader/.
 """
 import io
+import json
 import math
 import re
 
@@ -17,6 +23,14 @@ import numpy as np
 from numpy.lib import format as npy
 
 PREDICTIONS, SHAPES = "predictions.npy", "param_shapes.npy"
+REPORT_FD = "DERMAGRADE_REPORT_FD"  # the variable naming the report pipe's file descriptor in the child
+REPORT_MAX_BYTES = 1_000_000        # the parent keeps this much of the report; more is a flood, not a report
+CHANNEL_LOST = 86                   # the child's exit status when its report pipe was closed under it
+# What the child reports before each step: "started" before the student's files are imported (nothing of the
+# student's has run before it), "loaded" when they were, "built" when build_model() returned an nn.Module (its
+# parameter shapes written), "shaped" when its output on a plain batch had the right shape, "checked" after the
+# preprocessing check, "trained" after training, "done" when the predictions were written.
+STAGES = ("started", "loaded", "built", "shaped", "checked", "trained", "done")
 NUM_CLASSES = 7              # locked.info.NUM_CLASSES (kept here so that this file stands alone in the harness)
 MAX_DIMS = 8
 MAX_TENSORS = 100_000
@@ -83,3 +97,28 @@ def decode_shapes(raw):
     if params > MAX_PARAMS:
         raise ValueError(f"{SHAPES} claims {params:,} parameters")
     return params, trainable
+
+
+def encode_report(fields):
+    """One report line: a JSON object and a newline."""
+    return json.dumps(fields).encode() + b"\n"
+
+
+def decode_report(raw):
+    """(fields merged in order, garbled) from the report's bytes. Every complete line must be a JSON object whose
+    stage (if any) keeps to STAGES' order, the first one being "started"; reading stops at the first line that is
+    not, and `garbled` is then True (only student code writes such a line). A last line without its newline was cut
+    off (the child was killed while writing, or the report passed REPORT_MAX_BYTES) and is not read."""
+    fields = {}
+    for line in raw.split(b"\n")[:-1]:
+        try:
+            entry = json.loads(line)
+        except (ValueError, RecursionError):
+            return fields, True
+        stage = entry.get("stage", fields.get("stage")) if isinstance(entry, dict) else None
+        if stage not in STAGES or STAGES.index(stage) < STAGES.index(fields.get("stage", STAGES[0])):
+            return fields, True
+        if not fields and stage != STAGES[0]:
+            return fields, True
+        fields.update(entry)
+    return fields, False

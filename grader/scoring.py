@@ -6,9 +6,11 @@ import signal
 
 import numpy as np
 
+from grader.protocol import CHANNEL_LOST, REPORT_FD, STAGES
 from locked import metrics
 from locked.info import NUM_CLASSES
 from locked.submission import SubmissionError
+from locked.text import shown
 
 def as_probabilities(array, split, n):
     """Validate the child's predictions for one split (logits or probabilities) and return probabilities."""
@@ -24,13 +26,15 @@ def as_probabilities(array, split, n):
         raise SubmissionError("predictions", f"After training, your model output NaN or infinite values for {bad} "
                               f"of the {n} {split} images. The weights blew up: lower the learning rate, or "
                               "check forward() for log(0) or division by zero.")
-    is_proba = (a >= 0).all() and (a <= 1).all() and np.allclose(a.sum(axis=1), 1, atol=1e-4)
-    return a if is_proba else metrics.softmax(a)
+    sums = a.sum(axis=1, keepdims=True)
+    if (a >= 0).all() and (a <= 1).all() and (np.abs(sums - 1) <= metrics.PROBA_ATOL).all():
+        return a / sums  # probabilities already: exactly normalised, as the metrics require
+    return metrics.softmax(a)
 
 
-STAGES = ("started", "loaded", "built", "checked", "trained", "done")
-TAMPERED = ("The grader's status report (out/status.json) was overwritten or corrupted by your code, so nothing "
-            "it says can be trusted. Do not write into the grader's folders or change its variables.")
+TAMPERED = ("The grader's progress reports (its report pipe, ${var}) were written to or garbled by your code, so "
+            "nothing they say can be trusted. Do not write to file descriptors your code did not open, or change "
+            "the grader's variables.").replace("${var}", "$" + REPORT_FD)
 MAX_TEXT = 4000        # characters of a message kept (a traceback longer than this is cut)
 MAX_HISTORY = 10_000   # epochs
 HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
@@ -43,7 +47,7 @@ class _Tampered(ValueError):
 def _text(value, limit=MAX_TEXT):
     if not isinstance(value, str):
         raise _Tampered
-    return value if len(value) <= limit else value[:limit] + f" [... {len(value) - limit:,} characters cut]"
+    return shown(value, limit)
 
 
 def _int(value, high):
@@ -93,8 +97,8 @@ def _clean(status):
 
 
 def clean_status(status):
-    """The child's status.json as the parent may use it: a new dict of the known fields, typed and bounded
-    (messages cut to MAX_TEXT characters). It is written from the same process as student code, so a malformed
+    """The child's report as the parent may use it: a new dict of the known fields, typed and bounded (messages made
+    printable and cut to MAX_TEXT characters). It is written from the same process as student code, so a malformed
     one means tampering: it becomes an error (score 0) instead of crashing the grader. The parameter count is not
     taken from it: the parent computes it from the tensor shapes (grader/protocol.py)."""
     try:
@@ -123,13 +127,18 @@ def _not_run(key, rubric, reason):
 
 # What the child was doing after each stage it reported (grader/child.py), in a student's words.
 _STAGE_WORDS = {"started": "loading your files", "loaded": "building your model",
-                "built": "checking train_transform", "checked": "training", "trained": "predicting",
-                "done": "finishing"}
+                "built": "checking your model's output", "shaped": "checking train_transform",
+                "checked": "training", "trained": "predicting", "done": "finishing"}
+
+
+def reached(status, stage):
+    """True when the child reported `stage` (or a later one)."""
+    return status.get("stage") in STAGES and STAGES.index(status["stage"]) >= STAGES.index(stage)
 
 
 def _environment_failure(outcome, limits):
-    """The child was stopped before it wrote its first status.json, i.e. before any student code ran (importing
-    torch, loading the data): the grading environment's failure, said so, with the instructor's fix."""
+    """The child ended before its first report, i.e. before any student code ran (importing torch, loading the
+    data): the grading environment's failure, said so, with the instructor's fix."""
     if outcome.memory_exceeded:
         what = (f"it needed more than the {limits.memory_limit_mb:g} MB memory limit (peak seen "
                 f"{outcome.peak_rss_mb:.0f} MB) just to import torch and load the data")
@@ -140,16 +149,23 @@ def _environment_failure(outcome, limits):
         fix = "the grading machine is overloaded or too slow: regrade, or raise the time limit (DERMA_TIME_LIMIT_S)"
     else:
         what = f"its process ended (exit status {outcome.returncode}) while importing torch and loading the data"
-        fix = "read the grader's log (grading_record.json) and the image build log"
+        fix = "read the child's printed output in grading_record.json (sandbox.output) and the image build log"
     return (f"The grader was stopped before your code ran: {what}. This is a problem with the grading environment, "
             f"not with your submission: please tell your instructor and resubmit once it is fixed. "
             f"(For the instructor: {fix}.)")
 
 
+def grader_failure(status, outcome, limits):
+    """The environment's failure, said for the student and the instructor, when the child reported nothing, not
+    even "started" (no student code ran); None when the student's code ran. The record keeps it: class summaries
+    count it as a grader failure, and resume grades it again."""
+    return None if status else _environment_failure(outcome, limits)
+
+
 def _failure_reason(status, outcome, limits):
     """Why the child did not finish, in words a student can act on (None if it finished)."""
-    if not status and (outcome.memory_exceeded or outcome.timed_out or outcome.returncode):
-        return _environment_failure(outcome, limits)
+    if not status:  # nothing reported, not even "started": no student code ran
+        return grader_failure(status, outcome, limits)
     if outcome.memory_exceeded:
         return (f"Your run used more than {limits.memory_limit_mb:g} MB of memory (peak seen "
                 f"{outcome.peak_rss_mb:.0f} MB) and was stopped. Use a smaller model or batch size, and do not "
@@ -163,6 +179,10 @@ def _failure_reason(status, outcome, limits):
     if status.get("stage") == "checked" and (status.get("params") or 0) > limits.param_budget:
         return (f"Not trained: your model has {status['params']:,} parameters, over the budget of "
                 f"{limits.param_budget:,} (see the parameter budget check). Make it smaller and resubmit.")
+    if status.get("stage") != "done" and outcome.returncode == CHANNEL_LOST:
+        return (f"Your code closed or replaced the grader's report pipe (the file descriptor in ${REPORT_FD}) while "
+                f"{_STAGE_WORDS.get(status.get('stage'), 'starting')}, so the grader could not hear how your run "
+                "ended. Do not close file descriptors your code did not open (os.close, os.closerange, os.dup2).")
     if status.get("stage") != "done" and outcome.returncode == -signal.SIGKILL:
         # Not the grader's kill (that sets memory_exceeded or timed_out). Where no cgroup could be made (a Docker or
         # Gradescope container), the kernel's out-of-memory killer stops a fast-growing run between two of the
@@ -176,47 +196,46 @@ def _failure_reason(status, outcome, limits):
     if status.get("stage") != "done":
         return (f"Your code ended the grader's process early (exit status {outcome.returncode}, while "
                 f"{_STAGE_WORDS.get(status.get('stage'), 'starting')}), before predictions were made. Remove any "
-                "sys.exit(), os._exit(), os.kill() or quit() from your files.")
+                "sys.exit(), os._exit(), os.kill() or quit() from your files, and do not close file descriptors "
+                "your code did not open.")
     return None
 
 
 def score(status, predictions, labels, outcome, rubric):
     """Return (tests, metrics) where metrics holds the grader-computed val and test metrics (or None)."""
     limits = rubric.limits
-    error = status.get("error", {})
     reason = _failure_reason(status, outcome, limits)
-    stage = status.get("stage", "start")
     tests, scored = [], {"val": None, "test": None}
 
-    built = stage in ("built", "checked", "trained", "done")
+    # A check is credited only when the child reported the stage that passes it (grader/protocol.py).
+    built, shaped = reached(status, "built"), reached(status, "shaped")
     if built:
         tests.append(_check("builds", rubric, True, f"build_model() returned {status.get('model_name')}."))
-    elif error.get("check") == "output":
-        tests.append(_check("builds", rubric, True, "build_model() returned an nn.Module."))
     else:
         tests.append(_check("builds", rubric, False, reason or "The submission did not load."))
 
-    if built:
+    if shaped:
         tests.append(_check("output_shape", rubric, True, f"A batch of 2 images gives logits of shape (2, {NUM_CLASSES})."))
-    elif error.get("check") == "output":
-        tests.append(_check("output_shape", rubric, False, error["message"]))
+    elif built:
+        tests.append(_check("output_shape", rubric, False, reason or "The output check did not finish."))
     else:
         tests.append(_not_run("output_shape", rubric, "the model did not build."))
 
-    if built:
+    not_built = "the model did not build." if not built else "the model's output did not pass its check."
+    if shaped and status.get("params") is not None:
         params, budget = status["params"], limits.param_budget
         ok = params <= budget
         tests.append(_check("param_budget", rubric, ok, f"{params:,} parameters (all, frozen included); budget "
                             f"{budget:,}." + ("" if ok else " Your model was not trained: make it smaller "
                                               "(fewer channels, a smaller head, or a smaller backbone).")))
     else:
-        tests.append(_not_run("param_budget", rubric, "the model did not build."))
+        tests.append(_not_run("param_budget", rubric, not_built))
 
     if "preprocessing" in status:
         pre = status["preprocessing"]
         tests.append(_check("preprocessing", rubric, pre["ok"], pre["message"]))
     else:
-        tests.append(_not_run("preprocessing", rubric, "the model did not build."))
+        tests.append(_not_run("preprocessing", rubric, not_built))
 
     trained = reason is None and predictions is not None
     if trained:

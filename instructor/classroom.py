@@ -25,8 +25,10 @@ import re
 import sys
 from pathlib import Path
 
+from grader.preflight import EnvironmentUnusable
 from instructor import suite
 from locked.info import TARGET_AUC, TARGET_MEL_RECALL
+from locked.text import shown
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
 GRADEBOOK, CLASS_REPORT = "gradebook.csv", "class_report.html"
@@ -208,9 +210,9 @@ def gradebook(out, entries, checks):
                 "max_score": None, **{f"{c} (points)": None for c in checks}, "test_auc": None,
                 "test_mel_recall": None, "test_cancer_sensitivity": None, "val_auc": None, "params": None,
                 "train_seconds": None, "flags": "", "errors": ""}
-        if record is None:
-            line["errors"] = ("the grader failed on this submission: " +
-                              (_tail(Path(out) / eid / suite.LOG) or "no log") + f" (see {eid}/{suite.LOG})")
+        if record is None or record.get("grader_failure"):
+            line["errors"] = ("the grader failed on this submission: " + ((record or {}).get("grader_failure") or
+                              _tail(Path(out) / eid / suite.LOG) or "no log") + f" (see {eid}/{suite.LOG})")
         else:
             status, note = suite.outcome(record)
             points = {t.get("key"): t["score"] for t in record.get("tests", [])}
@@ -227,10 +229,11 @@ def gradebook(out, entries, checks):
 
 
 def _cell(value):
-    """A CSV cell a spreadsheet will not run: student-chosen text starting with = + - @ becomes plain text."""
+    """A CSV cell a spreadsheet will not run: student-chosen text starting with = + - @ becomes plain text, and
+    control characters and invalid Unicode are escaped (locked/text.py)."""
     if isinstance(value, float):
         return f"{value:.4f}"
-    text = "" if value is None else str(value)
+    text = "" if value is None else shown(value if isinstance(value, str) else str(value))
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
@@ -377,7 +380,7 @@ def main(args):
         summary, book, notes = run(args.export, args.out, args.data_dir, args.synthetic, args.rerun, args.rubric,
                                    args.threads, args.time_limit, args.memory_limit, args.jobs,
                                    progress=not args.no_progress)
-    except (ExportError, data.DataUnavailable) as err:
+    except (ExportError, data.DataUnavailable, EnvironmentUnusable) as err:  # nothing graded: the cause, the fix
         print(err, file=sys.stderr)
         return 2
     for note in notes:

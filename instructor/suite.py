@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from grader import resultfile
+from grader.preflight import EnvironmentUnusable, check as preflight_check
 from instructor import worker
 from locked import data, settings, upload
 from locked.submission import SubmissionError
@@ -163,7 +164,7 @@ def hardware_label(hw, threads=None):
 def weights_cached():
     """True if torchvision's ImageNet ResNet18 file is in the cache the grader hands to the sandbox."""
 
-    return bool(glob.glob(os.path.join(settings.torch_home(), "hub", "checkpoints", WEIGHTS_GLOB)))
+    return bool(glob.glob(os.path.join(settings.weights_cache(), WEIGHTS_GLOB)))
 
 
 # --- what a grading record says ----------------------------------------------------------------------------------
@@ -250,8 +251,8 @@ def _read_json(path):
 def finished(exp_dir, key):
     """The record in exp_dir, if it counts as done for data `key` (else None)."""
     record = _read_json(Path(exp_dir) / RECORD)
-    if not record or provenance_key(record.get("data") or {}) != key:
-        return None
+    if not record or provenance_key(record.get("data") or {}) != key or record.get("grader_failure"):
+        return None  # a grading the environment failed is never kept
     status, _ = outcome(record)
     if status == "ok" and not (Path(exp_dir) / PREDICTIONS).exists():
         return None  # graded before predictions were kept: grade again for the ensembles
@@ -370,6 +371,7 @@ def grade_all(entries, out, data_dir=None, synthetic=False, rerun=False, rubric=
     jobs = jobs or worker.default_jobs(threads)
     if jobs < 1:
         raise SystemExit(f"-j {jobs}: give the number of sandboxes to run at once, 1 or more.")
+    preflight_check(rules.limits, extra_read=[settings.weights_cache()])  # EnvironmentUnusable: nothing graded
     out.mkdir(parents=True, exist_ok=True)
     # the test labels the grader scores on (a private file, or its own synthetic draw), not the file's
     _save_labels(out, prepare_data(rubric_mod.load(rubric), data_dir, synthetic)[0], provenance)
@@ -436,8 +438,9 @@ def grade_all(entries, out, data_dir=None, synthetic=False, rerun=False, rubric=
                 info.update(graded_on=hw, threads=threads, jobs=jobs, graded_at=_now(), worker_seconds=seconds)
                 (exp_dir / EXPERIMENT).write_text(json.dumps(info, indent=1))
                 bar.update(1)
-                if record is None:  # the grader itself failed: no record, the reason in the log
-                    failed[entry["id"]] = note or f"the grader wrote no record (see {exp_dir / LOG})"
+                if record is None or record.get("grader_failure"):  # the grader or its environment failed
+                    failed[entry["id"]] = (record or {}).get("grader_failure") or note or (
+                        f"the grader wrote no record (see {exp_dir / LOG})")
                     write(f"{entry['id']}: the grader failed: {failed[entry['id']]}")
                     continue
                 graded.append(entry["id"])
@@ -479,7 +482,7 @@ def main(args):
         summary = run(args.solutions, args.out, args.data_dir, args.synthetic, parse_only(args.only), args.rerun,
                       args.rubric, args.threads, args.time_limit, args.memory_limit, progress=not args.no_progress,
                       jobs=args.jobs)
-    except data.DataUnavailable as err:
+    except (data.DataUnavailable, EnvironmentUnusable) as err:  # nothing was graded: one line, the cause, the fix
         print(err, file=sys.stderr)
         return 2
     print(f"\nData: {summary['data']['label']}")

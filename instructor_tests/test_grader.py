@@ -201,13 +201,19 @@ CASES = [
     ("exit_at_import", set(), [("builds", "Your code called sys.exit(0)"), ("trains", "Remove it")]),
     ("os_exit_in_training", BUILT, [("trains", "Your code ended the grader's process early (exit status 0, while "
                                                "training)"), ("trains", "Remove any sys.exit(), os._exit()")]),
-    ("forged_status", set(), [("builds", "status report (out/status.json) was overwritten or corrupted by your "
-                                         "code")]),
+    ("closes_report", BUILT, [("trains", "Your code closed or replaced the grader's report pipe (the file descriptor "
+                                         "in $DERMAGRADE_REPORT_FD) while training")]),
+    ("eval_eight_columns", BUILT, [("trains", "In evaluation your model returned (128, 8)"),
+                                   ("trains", "expected one row of 7 scores per image")]),
+    ("raises_harness_error", set(), [("builds", "raises_harness_error: no model here")]),
+    ("forged_status", set(), [("builds", "progress reports (its report pipe, $DERMAGRADE_REPORT_FD) were written "
+                                         "to or garbled by your code")]),
 ]
 
 
 #: What the submission printed, which must reach the record and the report card.
-PRINTED = {"os_exit_in_training": "forward: calling os._exit(0)", "forged_status": "forged_status: overwrote"}
+PRINTED = {"os_exit_in_training": "forward: calling os._exit(0)", "forged_status": "forged_status: wrote to file",
+           "closes_report": "closes_report: closed the report pipe"}
 
 
 @pytest.mark.parametrize("name, passed, messages", CASES, ids=[c[0] for c in CASES])
@@ -215,6 +221,8 @@ def test_bad_submission(name, passed, messages, synthetic_root, tmp_path):
     record, _ = _grade(SUBS / name, tmp_path / "out", synthetic_root)
     check_outcome(record, tmp_path / "out", passed, messages)
     assert not record["sandbox"]["timed_out"] and not record["sandbox"]["memory_exceeded"]
+    assert record["grader_failure"] is None  # the student's verdict, never the grader's
+    assert "autograder itself failed" not in (tmp_path / "out" / "results.json").read_text()
     if name in PRINTED:
         assert PRINTED[name] in record["sandbox"]["output"]
         assert PRINTED[name] in (tmp_path / "out" / "report.txt").read_text()
@@ -389,10 +397,10 @@ def test_background_processes_do_not_outlive_grading(honest, synthetic_root, tmp
                                                'MARKER_DIR = os.path.join(os.getcwd(), "..", "out")'))
     seen, read = [], grade_mod._read_outputs
 
-    def look_later(sb, rows):
+    def look_later(sb, outcome, rows):
         time.sleep(4)  # the daemon writes 3 s after the graded process is gone, the chain at once
         seen.extend(sorted(p.name for p in (sb.path / "out").iterdir()))
-        return read(sb, rows)
+        return read(sb, outcome, rows)
 
     monkeypatch.setattr(grade_mod, "_read_outputs", look_later)
     record, _ = _grade(sub, tmp_path / "out", synthetic_root)

@@ -285,15 +285,18 @@ def test_cleanup_never_raises_and_runs_every_step(monkeypatch):
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The parent trusts no byte from out/
+# The parent trusts no byte from the report pipe or out/
 
 
 ROWS = {"val": 4, "test": 6}
 
 
-def _status(stage="done", **fields):
-    return json.dumps({"stage": stage, "epochs": 1, "batch_size": 32, "model_name": "Net",
-                       "preprocessing": {"ok": True, "message": "fine"}, "history": [], **fields})
+def _report(stage="done", **fields):
+    """The report lines a child sends up to `stage`, the last one carrying `fields`."""
+    lines = [{"stage": s} for s in protocol.STAGES[:protocol.STAGES.index(stage) + 1]]
+    lines[-1].update({"epochs": 1, "batch_size": 32, "model_name": "Net",
+                      "preprocessing": {"ok": True, "message": "fine"}, "history": [], **fields})
+    return b"".join(protocol.encode_report(line) for line in lines)
 
 
 def _plant(sb, **files):
@@ -307,6 +310,7 @@ def _plant(sb, **files):
 
 GOOD_SHAPES = protocol.encode_shapes([((16, 3, 3, 3), True), ((16,), False)])
 GOOD_PREDICTIONS = protocol.encode_predictions(np.ones((10, 7)))
+STARTED = protocol.encode_report({"stage": "started"})
 
 
 def _bomb_npz(path):
@@ -316,63 +320,86 @@ def _bomb_npz(path):
                 f.write(bytes(1 << 24))  # 256 MB of zeros, about 256 kB compressed
 
 
-PLANTS = {
-    "status_fifo": {"status.json": os.mkfifo},
-    "status_link": {"status.json": lambda p: p.symlink_to("/dev/zero")},
-    "status_huge": {"status.json": _status(pad="x" * 1_100_000)},
-    "status_nested": {"status.json": "[" * 200_000 + "]" * 200_000},
-    "status_bad_types": {"status.json": json.dumps({"stage": "checked", "params": "tiny",
-                                                    "preprocessing": {"ok": "yes", "message": 1}})},
-    "status_not_a_dict": {"status.json": "[1, 2, 3]"},
-    "shapes_missing": {"status.json": _status("built")},
-    "shapes_fifo": {"status.json": _status("built"), protocol.SHAPES: os.mkfifo},
-    "shapes_overflow": {"status.json": _status("built"),
-                        protocol.SHAPES: GOOD_SHAPES[:-8] + np.int64(2**62).tobytes()},
-    "shapes_wrong_header": {"status.json": _status("built"), protocol.SHAPES: GOOD_SHAPES.replace(b"<i8", b"<f8")},
-    "predictions_missing": {"status.json": _status(), protocol.SHAPES: GOOD_SHAPES},
-    "predictions_fifo": {"status.json": _status(), protocol.SHAPES: GOOD_SHAPES, protocol.PREDICTIONS: os.mkfifo},
-    "predictions_dev_zero": {"status.json": _status(), protocol.SHAPES: GOOD_SHAPES,
-                             protocol.PREDICTIONS: lambda p: p.symlink_to("/dev/zero")},
-    "predictions_compressed": {"status.json": _status(), protocol.SHAPES: GOOD_SHAPES,
-                               "predictions.npz": _bomb_npz, protocol.PREDICTIONS: _bomb_npz},
-    "predictions_billion_rows": {"status.json": _status(), protocol.SHAPES: GOOD_SHAPES,
-                                 protocol.PREDICTIONS: protocol._header("<f4", (10**9, 7)) + bytes(4096)},
-    "predictions_wrong_rows": {"status.json": _status(), protocol.SHAPES: GOOD_SHAPES,
-                               protocol.PREDICTIONS: protocol.encode_predictions(np.ones((11, 7)))},
-    "predictions_float64": {"status.json": _status(), protocol.SHAPES: GOOD_SHAPES,
-                            protocol.PREDICTIONS: GOOD_PREDICTIONS.replace(b"<f4", b"<f8")},
+PLANTS = {  # (what the child sent over the report pipe, what it left in out/)
+    "report_flood": ((_report() + protocol.encode_report({"pad": "x" * 1_100_000}))[:protocol.REPORT_MAX_BYTES],
+                     {protocol.SHAPES: GOOD_SHAPES}),
+    "report_junk": (STARTED + b"junk\n" + _report(), {}),
+    "report_nested": (STARTED + b"[" * 200_000 + b"]" * 200_000 + b"\n", {}),
+    "report_bad_types": (STARTED + protocol.encode_report({"stage": "checked", "model_name": 1,
+                                                           "preprocessing": {"ok": "yes", "message": 1}}), {}),
+    "report_not_a_dict": (STARTED + b"[1, 2, 3]\n", {}),
+    "report_backwards": (_report() + protocol.encode_report({"stage": "loaded"}), {protocol.SHAPES: GOOD_SHAPES}),
+    "report_unknown_stage": (STARTED + protocol.encode_report({"stage": "over"}), {}),
+    "shapes_missing": (_report("built"), {}),
+    "shapes_fifo": (_report("built"), {protocol.SHAPES: os.mkfifo}),
+    "shapes_link": (_report("built"), {protocol.SHAPES: lambda p: p.symlink_to("/dev/zero")}),
+    "shapes_overflow": (_report("built"), {protocol.SHAPES: GOOD_SHAPES[:-8] + np.int64(2**62).tobytes()}),
+    "shapes_wrong_header": (_report("built"), {protocol.SHAPES: GOOD_SHAPES.replace(b"<i8", b"<f8")}),
+    "predictions_missing": (_report(), {protocol.SHAPES: GOOD_SHAPES}),
+    "predictions_fifo": (_report(), {protocol.SHAPES: GOOD_SHAPES, protocol.PREDICTIONS: os.mkfifo}),
+    "predictions_dev_zero": (_report(), {protocol.SHAPES: GOOD_SHAPES,
+                                         protocol.PREDICTIONS: lambda p: p.symlink_to("/dev/zero")}),
+    "predictions_compressed": (_report(), {protocol.SHAPES: GOOD_SHAPES, "predictions.npz": _bomb_npz,
+                                           protocol.PREDICTIONS: _bomb_npz}),
+    "predictions_billion_rows": (_report(), {protocol.SHAPES: GOOD_SHAPES,
+                                             protocol.PREDICTIONS: protocol._header("<f4", (10**9, 7)) + bytes(4096)}),
+    "predictions_wrong_rows": (_report(), {protocol.SHAPES: GOOD_SHAPES,
+                                           protocol.PREDICTIONS: protocol.encode_predictions(np.ones((11, 7)))}),
+    "predictions_float64": (_report(), {protocol.SHAPES: GOOD_SHAPES,
+                                        protocol.PREDICTIONS: GOOD_PREDICTIONS.replace(b"<f4", b"<f8")}),
 }
+FLOODED = {"report_flood": 5_000_000}  # bytes the child sent in all, past the REPORT_MAX_BYTES the parent kept
 
 
 @pytest.mark.parametrize("plant", sorted(PLANTS))
-def test_what_the_child_leaves_in_out_is_read_safely(plant):
-    """FIFOs, links, bombs, wrong shapes: no hang, no memory growth, a clear student-facing error."""
+def test_what_the_child_sends_and_leaves_is_read_safely(plant):
+    """Floods, junk, FIFOs, links, bombs, wrong shapes: no hang, no memory growth, the student's error, and the
+    checks it passed before the tampering are still credited."""
+    report, files = PLANTS[plant]
+    outcome = sandbox.Outcome(0, 1.0, report=report, report_bytes=FLOODED.get(plant, len(report)))
     with sandbox.Sandbox(_limits()) as sb:
         (sb.path / "out").mkdir()
-        _plant(sb, **PLANTS[plant])
+        _plant(sb, **files)
         t0 = time.monotonic()
         resource_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        status, predictions = grade_mod._read_outputs(sb, ROWS)
+        status, predictions = grade_mod._read_outputs(sb, outcome, ROWS)
         assert time.monotonic() - t0 < 2
         assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - resource_before < 50_000  # kB
     assert predictions is None and status["error"]["check"] == "status"
     assert status["error"]["message"] in (scoring.TAMPERED,) or FORGED in status["error"]["message"]
-    tests, _ = scoring.score(status, predictions, {"val": [], "test": []}, sandbox.Outcome(0, 1.0), RUBRIC)
+    tests, _ = scoring.score(status, predictions, {"val": [], "test": []}, outcome, RUBRIC)
     earned = {t["key"] for t in tests if t["score"]}
-    assert earned == (BUILT if plant.startswith("predictions") else set())  # what it did before is still true
+    assert earned == (BUILT if plant.startswith("predictions") or plant in ("report_backwards", "report_flood")
+                      else set())  # what it did before is still true
     assert status["error"]["message"] in by_key({"tests": tests})["trains"]["output"]
+    assert scoring.grader_failure(status, outcome, RUBRIC.limits) is None  # never the grader's fault
 
 
 def test_good_outputs_are_read_with_the_rows_the_child_was_given():
+    outcome = sandbox.Outcome(0, 1.0, report=_report(params=10**400, trainable_params=-1))
+    outcome.report_bytes = len(outcome.report)
     with sandbox.Sandbox(_limits()) as sb:
         (sb.path / "out").mkdir()
         logits = np.arange(70, dtype=np.float32).reshape(10, 7)
-        _plant(sb, **{"status.json": _status(params=10**400, trainable_params=-1), protocol.SHAPES: GOOD_SHAPES,
-                      protocol.PREDICTIONS: protocol.encode_predictions(logits)})
-        status, predictions = grade_mod._read_outputs(sb, ROWS)
+        _plant(sb, **{protocol.SHAPES: GOOD_SHAPES, protocol.PREDICTIONS: protocol.encode_predictions(logits)})
+        status, predictions = grade_mod._read_outputs(sb, outcome, ROWS)
     assert "error" not in status
     assert (status["params"], status["trainable_params"]) == (16 * 27 + 16, 16 * 27)  # from the shapes only
     assert (predictions["val"] == logits[:4]).all() and (predictions["test"] == logits[4:]).all()
+
+
+def test_nothing_reported_is_the_environments_and_anything_reported_is_not():
+    """Only an empty report (the child ended before "started", before any student code) blames the environment."""
+    with sandbox.Sandbox(_limits()) as sb:
+        (sb.path / "out").mkdir()
+        for report, environment in ((b"", True), (b'{"stage": "star', True), (STARTED, False),
+                                    (STARTED + b"\xff\xfe garbage", False)):
+            outcome = sandbox.Outcome(-9, 1.0, memory_exceeded=True, report=report, report_bytes=len(report))
+            status, _ = grade_mod._read_outputs(sb, outcome, ROWS)
+            failure = scoring.grader_failure(status, outcome, RUBRIC.limits)
+            assert (failure is not None) == environment, report
+            builds = by_key({"tests": scoring.score(status, None, {}, outcome, RUBRIC)[0]})["builds"]["output"]
+            assert ("before your code ran" in builds) == environment, builds
 
 
 def test_status_fields_are_typed_and_bounded():
@@ -428,7 +455,8 @@ def test_a_zip_of_long_names_and_many_entries_keeps_results_small(synthetic_root
             zf.writestr(f"student/{i:02d}" + "n" * 60_000, b"")
     # grade() up to intake: the sandbox run itself is not needed to show the record's size
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sandbox.Sandbox, "run", lambda self, cmd, env: sandbox.Outcome(0, 0.0, isolation=["skipped"]))
+        mp.setattr(grade_mod.preflight, "check", lambda *a, **k: None)
+        mp.setattr(sandbox.Sandbox, "run", lambda self, cmd, env, **kw: sandbox.Outcome(0, 0.0, isolation=["skipped"]))
         record, _ = _grade(upload, tmp_path / "out", synthetic_root)
     assert len(record["ignored_files"]) == 21
     assert (tmp_path / "out" / "results.json").stat().st_size < results.MAX_RESULTS_BYTES
@@ -602,7 +630,8 @@ def test_without_bubblewrap_the_fallback_grades_the_same_and_says_so(honest, syn
 def test_results_are_written_before_cleanup(synthetic_root, tmp_path, monkeypatch):
     written = []
     real_close = sandbox.Sandbox.close
-    monkeypatch.setattr(sandbox.Sandbox, "run", lambda self, cmd, env: sandbox.Outcome(0, 0.0, isolation=["test"]))
+    monkeypatch.setattr(grade_mod.preflight, "check", lambda *a, **k: None)  # this test is about the grading's own
+    monkeypatch.setattr(sandbox.Sandbox, "run", lambda self, cmd, env, **kw: sandbox.Outcome(0, 0.0, isolation=["test"]))
     monkeypatch.setattr(sandbox.Sandbox, "close", lambda self: written.append(
         (tmp_path / "out" / "results.json").exists()) or real_close(self))
     _grade(SUBS / "honest", tmp_path / "out", synthetic_root)

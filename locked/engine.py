@@ -74,13 +74,25 @@ def student_call(sub, check, what, fn, *args):
 
 def build_model(sub):
     """Call build_model() and check that it is an nn.Module mapping a (2, 3, 28, 28) batch to (2, 7) logits."""
+    model = new_model(sub)
+    check_output(model, sub)
+    return model
+
+
+def new_model(sub):
+    """The student's build_model(), checked to return an nn.Module."""
     model = student_call(sub, "build", "build_model() in model.py", sub.build_model)
     if not isinstance(model, torch.nn.Module):
         raise SubmissionError("build", f"build_model() must return a torch.nn.Module; it returned "
                               f"{type(model).__name__}. Did you forget `return MyModel()`?")
+    return model
+
+
+def check_output(model, sub):
+    """The model maps a plain (2, 3, 28, 28) batch to finite (2, 7) logits."""
     model.eval()
     with torch.no_grad():
-        out = student_call(sub, "build", "Your model's forward()", model, torch.rand(2, 3, 28, 28))
+        out = student_call(sub, "output", "Your model's forward()", model, torch.rand(2, 3, 28, 28))
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, NUM_CLASSES):
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise SubmissionError("output", f"For a batch of 2 images of shape 3x28x28 the model must return logits of "
@@ -89,7 +101,6 @@ def build_model(sub):
     if not torch.isfinite(out).all():
         raise SubmissionError("output", "The model returns NaN or infinite values on a plain batch of images, "
                               "before any training. Check forward() for divisions by zero or log of zero.")
-    return model
 
 
 def epoch_batches(order, batch_size):
@@ -227,8 +238,16 @@ def _channels_last_ok(model, device):
 def predict_logits(model, x, device):
     """Logits (N, 7) as float32 numpy, in eval mode, in large batches."""
     model.eval()
-    out = [model(x[i:i + EVAL_BATCH].to(device)).float().cpu() for i in range(0, len(x), EVAL_BATCH)]
-    return torch.cat(out).numpy()
+    out = [model(x[i:i + EVAL_BATCH].to(device)) for i in range(0, len(x), EVAL_BATCH)]
+    shapes = {tuple(o.shape) if isinstance(o, torch.Tensor) else type(o).__name__ for o in out}
+    if any(not isinstance(o, torch.Tensor) or o.ndim != 2 or o.shape[1] != NUM_CLASSES for o in out) or sum(
+            len(o) for o in out) != len(x):
+        raise SubmissionError("output", f"In evaluation your model returned {', '.join(sorted(map(str, shapes)))} "
+                              f"for {len(x):,} images in batches of up to {EVAL_BATCH}; expected one row of "
+                              f"{NUM_CLASSES} scores per image, ({len(x):,}, {NUM_CLASSES}) in all. It passed the "
+                              "check on a batch of 2 when it was built: look in forward() for code that depends on "
+                              "self.training or on the batch size.")
+    return torch.cat([o.float().cpu() for o in out]).numpy()
 
 
 def fit(sub, model, splits, device, log=print, progress=True):

@@ -6,8 +6,10 @@ import numpy as np
 
 from locked.info import CANCER_CLASSES, CLASS_NAMES, MEL, NUM_CLASSES
 
+PROBA_ATOL = 1e-4  # how far a row of probabilities may sum from 1 (float32 outputs of a softmax are this close)
 
-def check_predictions(y_true, proba, *, atol=1e-4):
+
+def check_predictions(y_true, proba, *, atol=PROBA_ATOL):
     """Validate labels and class probabilities; return them as (int64 array, float64 array).
 
     y_true: shape (N,) or (N, 1), integers in [0, 7). proba: shape (N, 7), finite, rows summing to 1.

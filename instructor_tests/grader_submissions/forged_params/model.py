@@ -1,8 +1,8 @@
 """The honest model, plus a forged parameter count (issue 11: `params = 10**400` in the status crashed the
 grader's leaderboard with OverflowError and blamed the grader; issue 12: a forged count on the leaderboard).
 
-From forward() it writes 10**400 (and a negative trainable count) into the grader child's status, which the
-child then saves. The parent must not take the count from the status at all.
+It makes the grader child send 10**400 (and a negative trainable count) with every report line. The parent
+must not take the count from the report at all.
 """
 import sys
 
@@ -11,10 +11,18 @@ import torch.nn as nn
 _child = sys.modules["__main__"]  # grader/child.py
 
 
+_save = _child.save
+
+
+def _forged_save(**fields):
+    _save(**fields, params=10**400, trainable_params=-1)
+
+
+_child.save = _forged_save
+
+
 class Honest(nn.Sequential):
-    def forward(self, x):
-        _child.STATUS.update(params=10**400, trainable_params=-1)
-        return super().forward(x)
+    pass
 
 
 def build_model():

@@ -1,6 +1,6 @@
-"""Overwrites the grader's own status report (sandbox/out/status.json) with malformed values, then exits.
+"""Sends the grader's parent a forged report (malformed values, over the child's own report pipe), then exits.
 
-The grader's parent must neither crash on it nor trust it: the result is an error and a score of 0.
+The grader's parent must neither crash on it nor trust it: the result is the student's error and a score of 0.
 """
 import json
 import os
@@ -15,11 +15,10 @@ class Forger(nn.Module):
 
     def forward(self, x):
         if self.training:
-            status = os.path.join(os.getcwd(), "..", "out", "status.json")
-            with open(status, "w") as f:
-                json.dump({"stage": "done", "params": "tiny", "model_name": ["x"], "history": "long",
-                           "preprocessing": {"ok": "yes", "message": 1}, "error": "none"}, f)
-            print(f"forged_status: overwrote {status}", flush=True)
+            fd = int(os.environ["DERMAGRADE_REPORT_FD"])
+            os.write(fd, json.dumps({"stage": "done", "params": "tiny", "model_name": ["x"], "history": "long",
+                                     "preprocessing": {"ok": "yes", "message": 1}, "error": "none"}).encode() + b"\n")
+            print(f"forged_status: wrote to file descriptor {fd}", flush=True)
             os._exit(0)
         return self.net(x)
 
