@@ -43,7 +43,7 @@ def test_kill_before_student_code_blames_the_environment():
 
 
 def test_kill_after_student_code_started_is_the_students():
-    started = {"stage": "started"}  # child.py's first status.json: the student's files are being imported
+    started = {"stage": "started"}  # child.py's first report: the student's files are being imported
     out, _ = _builds_output(started, Outcome(returncode=-9, seconds=3.0, memory_exceeded=True, peak_rss_mb=900.0))
     assert "Your run used more than" in out and "smaller model" in out and "before your code ran" not in out
     out, _ = _builds_output(started, Outcome(returncode=3, seconds=3.0))

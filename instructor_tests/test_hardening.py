@@ -551,14 +551,15 @@ def test_no_label_file_or_course_file_is_reachable(honest, synthetic_root, tmp_p
 
 @needs_root
 def test_two_gradings_at_once_cannot_touch_each_other(honest, synthetic_root, tmp_path):
-    """Issue 11: one sandbox overwrote another's status 773 times (honest 64.65 -> 0) and read its code."""
+    """Issue 11: one sandbox overwrote another's status 773 times (honest 64.65 -> 0) and read its code. Its
+    progress now travels on a pipe; the attack goes after the other grading's out/ files instead."""
     attacker = _cli(SUBS / "neighbour", tmp_path / "attacker", synthetic_root)
     time.sleep(3)  # the attacker is looking before the honest grading starts, and for 30 s after
     victim = _cli(SUBS / "honest", tmp_path / "victim", synthetic_root)
     _finish(victim), _finish(attacker)
     attacked = json.loads((tmp_path / "attacker" / "grading_record.json").read_text())
     record = json.loads((tmp_path / "victim" / "grading_record.json").read_text())
-    assert "read 0 other submissions, overwrote 0 status files" in attacked["sandbox"]["output"]
+    assert "read 0 other submissions, overwrote 0 output files" in attacked["sandbox"]["output"]
     _same_grade(record, honest)
     _same_grade(attacked, honest)
     uids = [next(n for n in r["sandbox"]["isolation"] if n.startswith("runs as uid")) for r in (record, attacked)]

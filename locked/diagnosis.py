@@ -228,7 +228,7 @@ _HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr"
 def clean_history(history):
     """History rows with only finite-or-infinite numbers (else None) under the known keys.
 
-    In the grader the history comes from the sandbox's status.json, which student code can rewrite: a row with a
+    In the grader the history comes from the child's report, which student code can forge: a row with a
     string or a list where a number belongs must not crash the report card.
     """
     rows = []

