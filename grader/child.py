@@ -28,6 +28,7 @@ import torch  # noqa: E402
 
 from locked import data, engine, submission, weights  # noqa: E402
 from locked.consistency import check_preprocessing  # noqa: E402
+from locked.text import shown  # noqa: E402
 
 import protocol  # noqa: E402  (grader/protocol.py, copied beside this file)
 
@@ -89,7 +90,8 @@ def error(err):
     if isinstance(err, MemoryError):
         return {"check": "memory", "message": "Python ran out of memory (MemoryError)."}
     if isinstance(err, SystemExit):
-        return {"check": "exit", "message": f"Your code called sys.exit({err.code!r}) (or exit()/quit()). Remove "
+        return {"check": "exit", "message": f"Your code called sys.exit({shown(repr(err.code), 200, one_line=True)}) "
+                "(or exit()/quit()). Remove "
                 "it: the grader's process must run to the end to train and score your model."}
     # anything else: report it, pointing at the student's line if there is one
     return {"check": "crash", "message": submission.describe_exception(err, SANDBOX / "submission")}

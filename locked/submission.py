@@ -16,6 +16,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from locked.text import shown
+
 STUDENT_FILES = ("model.py", "train_config.py")
 DEFAULT_MAX_EPOCHS = 50
 PARAM_BUDGET = 12_000_000  # trainable + frozen parameters; a ResNet18 (11.2M with a 7-class head) fits
@@ -48,13 +50,14 @@ class Submission:
 
 
 def describe_exception(err, folder):
-    """'file.py line N, in f: Type: message', pointing at the deepest frame in the student's own files."""
+    """'file.py line N, in f: Type: message', pointing at the deepest frame in the student's own files. The type
+    and message are the student's text: one printable line (locked/text.py), so they cannot forge a report line."""
     folder = str(Path(folder).resolve())
     where = ""
     for frame in traceback.extract_tb(err.__traceback__):
         if frame.filename and str(Path(frame.filename).resolve()).startswith(folder):
             where = f"{Path(frame.filename).name} line {frame.lineno}, in {frame.name}: "
-    return f"{where}{type(err).__name__}: {err}"
+    return f"{where}{shown(type(err).__name__, 200, one_line=True)}: {shown(str(err), one_line=True)}"
 
 
 def import_file(folder, filename):
