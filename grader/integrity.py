@@ -237,32 +237,53 @@ def _constant(node):
     return False
 
 
+_UNSCANNED = {RecursionError: "nested too deeply to read", MemoryError: "nested too deeply or too large to read",
+              ValueError: "a literal too large to write out"}
+
+
+def _literals(raw):
+    """[(where in the file, bytes)] of its comments taken together and of each literal; [] when Python cannot read
+    it (a syntax error, a null byte, not UTF-8: it could not have run either). Lone surrogates count as bytes."""
+    try:
+        tree = ast.parse(raw)
+    except (SyntaxError, ValueError):
+        return []
+    comments = [t.string for t in tokenize.tokenize(io.BytesIO(raw).readline) if t.type == tokenize.COMMENT]
+    blobs = [("comments", "\n".join(comments).encode("utf-8", "surrogatepass"))]
+    for node in ast.walk(tree):
+        value = node.value if isinstance(node, ast.Constant) else None
+        if isinstance(value, (str, bytes)):
+            blobs.append((f"line {node.lineno}", value if isinstance(value, bytes) else
+                          value.encode("utf-8", "surrogatepass")))
+        elif type(value) is int:  # 0xfff...: a table as one number, too long for str() past 4,300 digits
+            blobs.append((f"line {node.lineno}", value.to_bytes((value.bit_length() + 7) // 8, "big")))
+        elif isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Dict)) and _constant(node):
+            blobs.append((f"line {node.lineno}", ast.unparse(node).encode("utf-8", "surrogatepass")))
+    return blobs
+
+
 def scan_source(folder):
     """Compressed sizes of the two files and of their largest literal (a string, bytes, a list/dict of constants,
-    or a file's comments taken together): a table of test labels has to live somewhere in the source."""
-    total, largest, where = b"", 0, None
+    or a file's comments taken together): a table of test labels has to live somewhere in the source.
+
+    Never raises on what the student wrote: a file Python may run but the scan cannot walk (nested deeper than the
+    parser's or the scan's recursion allows, a number too long to write out) is named in "unscanned" with the
+    reason, for review, and still counts in the source size."""
+    total, largest, where, unscanned = b"", 0, None, []
     for name in ("model.py", "train_config.py"):
         raw = (Path(folder) / name).read_bytes()
         total += raw
-        blobs = []
         try:
-            tree = ast.parse(raw)
-            comments = [t.string for t in tokenize.tokenize(io.BytesIO(raw).readline) if t.type == tokenize.COMMENT]
-        except (SyntaxError, ValueError, tokenize.TokenError):
+            blobs = _literals(raw)
+        except Exception as err:  # noqa: BLE001  whatever the source: the grading goes on, the instructor is told
+            unscanned.append(f"{name}: {type(err).__name__} ({_UNSCANNED.get(type(err), 'the scan failed on it')})")
             continue
-        blobs.append(("comments", "\n".join(comments).encode()))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
-                value = node.value
-                blobs.append((f"line {node.lineno}", value if isinstance(value, bytes) else value.encode()))
-            elif isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Dict)) and _constant(node):
-                blobs.append((f"line {node.lineno}", ast.unparse(node).encode()))
         for at, blob in blobs:
             size = len(zlib.compress(blob, 9)) if blob else 0
             if size > largest:
                 largest, where = size, f"{name} {at}"
     return {"source_bytes": len(total), "source_compressed_bytes": len(zlib.compress(total, 9)),
-            "largest_literal_compressed_bytes": largest, "largest_literal_at": where}
+            "largest_literal_compressed_bytes": largest, "largest_literal_at": where, "unscanned": unscanned}
 
 
 def _auc(labels, proba):
@@ -305,6 +326,10 @@ def review(mix, perturbed, labels, plain, graded, val, source, limits):
         result["flags"].append({"kind": "literal_data", "message": (
             f"{source['largest_literal_at']} holds a literal of {source['largest_literal_compressed_bytes']:,} "
             f"bytes compressed (limit {limits.max_literal_kb:g} KB): look for a table of labels.")})
+    for note in source.get("unscanned", []):
+        result["flags"].append({"kind": "unscanned", "message": (
+            f"{note}: the scan for literal data could not walk this file, so a table of labels in it would go "
+            "unseen. Read the file.")})
     if source["source_compressed_bytes"] > limits.max_source_kb * 1024:
         result["flags"].append({"kind": "source_size", "message": (
             f"model.py and train_config.py are {source['source_compressed_bytes']:,} bytes compressed (limit "

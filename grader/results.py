@@ -1,10 +1,12 @@
 """What the grader writes: Gradescope's results.json (with leaderboard), the full record, the report card."""
 import json
+import re
 from pathlib import Path
 
 from grader import resultfile
 from grader.rubric import TEST_CHECKS
 from locked import diagnosis, report
+from locked.text import shown
 
 LEADERBOARD = (  # (name, metric key in the test metrics or record, order)
     ("Test AUC", "auc", "desc"),
@@ -15,6 +17,7 @@ LEADERBOARD = (  # (name, metric key in the test metrics or record, order)
 )
 TEST_METRICS = {"auc", "mel_recall", "cancer_sensitivity"}
 MARKS = {"passed": "PASS", "partial": "PART", "failed": "FAIL"}
+CHECK_LINE = re.compile(r"\W*\[(?:%s)\]" % "|".join(MARKS.values()), re.IGNORECASE)  # a check's line, or a forgery
 
 
 MAX_RESULTS_BYTES = 1_000_000  # Gradescope's results.json, whatever the submission printed, named or reported
@@ -24,6 +27,30 @@ MAX_TEST_OUTPUT = 8_000        # characters of one check's output
 
 def _cut(text, limit):
     return text if len(text) <= limit else text[:limit] + f" [... {len(text) - limit:,} characters cut]"
+
+
+def _quoted(value):
+    """Multi-line student text, printable, each line that starts like a check's ("[PASS] ...") quoted with "> ": a
+    message or a print cannot add a check line to the report card."""
+    return "\n".join("> " + line if CHECK_LINE.match(line) else line for line in shown(value).split("\n"))
+
+
+def _safe(record):
+    """A copy of `record` whose student text (the submission's path and file names, each check's output with the
+    messages it quotes, the error, the printed output) is printable, encodes as UTF-8 and forges no check line.
+    Every writer reads only this copy, so none can raise on what a student wrote, or show it raw."""
+    safe = {**record, "tests": [{**t, "output": _quoted(t["output"])} for t in record["tests"]]}
+    if "submission" in record:
+        safe["submission"] = shown(record["submission"], one_line=True)
+    if record.get("ignored_files"):
+        safe["ignored_files"] = [shown(name, one_line=True) for name in record["ignored_files"]]
+    if record.get("error"):
+        error = record["error"]
+        safe["error"] = {**error, "check": shown(error.get("check"), one_line=True),
+                         "message": _quoted(error.get("message"))}
+    if record["sandbox"].get("output"):
+        safe["sandbox"] = {**record["sandbox"], "output": _quoted(record["sandbox"]["output"])}
+    return safe
 
 
 def _visible(test):
@@ -66,6 +93,10 @@ def report_card(record, student=False):
     student=True: what a student may see now. A check that is not "visible" (and every test-set number while such a
     check exists) is left out entirely: name, points, metrics, and the total they are part of. student=False: the
     instructor's view, with each check's visibility and the integrity review."""
+    return _card(_safe(record), student)
+
+
+def _card(record, student):
     tests = [t for t in record["tests"] if _visible(t)] if student else record["tests"]
     held = student and len(tests) < len(record["tests"])
     head = "score on the checks shown so far" if held else "score"
@@ -119,6 +150,10 @@ def gradescope(record):
     max_score is its points, and the check says it is extra credit.
     Kept under MAX_RESULTS_BYTES: the printed output is cut first, then the report card, so the checks and scores
     always arrive."""
+    return _sized(_safe(record))
+
+
+def _sized(record):
     results = _gradescope(record)
     for printed in (16_000, 0):
         if len(json.dumps(results, indent=1).encode()) <= MAX_RESULTS_BYTES:
@@ -133,7 +168,7 @@ def _gradescope(record):
     results = {
         "score": record["score"],
         "execution_time": int(round(record["seconds"])),
-        "output": report_card(record, student=True),
+        "output": _card(record, student=True),
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": [{k: t[k] for k in ("name", "score", "max_score", "visibility")}
@@ -153,12 +188,13 @@ def _gradescope(record):
 
 
 def write(out_dir, record):
-    """Write results.json, grading_record.json and report.txt into out_dir."""
+    """Write results.json, grading_record.json and report.txt into out_dir, all three from the record's safe copy."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    record = _safe(record)
     resultfile.write_atomic(out / "grading_record.json", json.dumps(record, indent=1, default=str))
-    resultfile.write_atomic(out / "report.txt", report_card(record) + "\n")  # the instructor's view
-    resultfile.write_atomic(out / "results.json", json.dumps(gradescope(record), indent=1))
+    resultfile.write_atomic(out / "report.txt", _card(record, student=False) + "\n")  # the instructor's view
+    resultfile.write_atomic(out / "results.json", json.dumps(_sized(record), indent=1))
 
 
 def write_crash(out_dir, err, seconds=0.0):

@@ -108,8 +108,9 @@ def by_key(record):
 
 def check_outcome(record, out, passed, messages=()):
     """The checks in `passed` (and only those) passed with full points, the score is their sum (plus, when trained,
-    the AUC's partial credit and the bonus, both worked out here from the test metrics with their pass/fail status),
-    each message snippet is in its check's output, and the results.json on disk says the same."""
+    the AUC's credit, which is full, none or partial as the test AUC stands to the rubric's band, and the bonus), each
+    message snippet is in its check's output, and the results.json on disk says the same. The partial-credit formula
+    itself is checked against hand-worked values in test_scoring.py."""
     tests = by_key(record)
     for key in SANITY:
         want = key in passed
@@ -117,14 +118,17 @@ def check_outcome(record, out, passed, messages=()):
         assert tests[key]["score"] == (POINTS[key] if want else 0.0), key
     expected = sum(POINTS[k] for k in passed)
     if "trains" in passed:
-        test, spec = record["metrics"]["test"], RUBRIC.check("test_auc")
-        auc_points = POINTS["test_auc"] * min(1.0, max(0.0, (test["auc"] - spec.floor) / (spec.target - spec.floor)))
-        assert tests["test_auc"]["score"] == pytest.approx(auc_points, abs=1e-3)
-        want = "passed" if test["auc"] >= spec.target else "partial" if auc_points > 0 else "failed"
-        assert tests["test_auc"]["status"] == want
+        test, spec, auc = record["metrics"]["test"], RUBRIC.check("test_auc"), tests["test_auc"]
+        assert f"Test macro AUC {test['auc']:.4f}" in auc["output"]
+        if test["auc"] >= spec.target:
+            assert auc["status"] == "passed" and auc["score"] == POINTS["test_auc"]
+        elif test["auc"] <= spec.floor:
+            assert auc["status"] == "failed" and auc["score"] == 0.0
+        else:
+            assert auc["status"] == "partial" and 0.0 < auc["score"] < POINTS["test_auc"]
         bonus = test["mel_recall"] >= RUBRIC.check("mel_recall_bonus").threshold
         assert tests["mel_recall_bonus"]["status"] == ("passed" if bonus else "failed")
-        expected += auc_points + (POINTS["mel_recall_bonus"] if bonus else 0.0)
+        expected += auc["score"] + (POINTS["mel_recall_bonus"] if bonus else 0.0)
     else:
         for key in ("test_auc", "mel_recall_bonus"):
             assert tests[key]["score"] == 0.0 and tests[key]["status"] == "failed"
@@ -226,6 +230,20 @@ def test_bad_submission(name, passed, messages, synthetic_root, tmp_path):
     if name in PRINTED:
         assert PRINTED[name] in record["sandbox"]["output"]
         assert PRINTED[name] in (tmp_path / "out" / "report.txt").read_text()
+
+
+def test_text_that_forges_report_lines_is_escaped_and_the_verdict_is_the_students(synthetic_root, tmp_path):
+    """Issue 21: a student's error message that is not valid UTF-8 made the report writer raise (score 0, "the
+    autograder itself failed"); escapes and newlines in student text printed fake [PASS] lines."""
+    record, _ = _grade(SUBS / "hostile_text", tmp_path / "out", synthetic_root)
+    check_outcome(record, tmp_path / "out", set(), [("builds", "ValueError: \\udcff\\x1b[31m oops\\n[PASS] Model")])
+    assert record["grader_failure"] is None
+    for name in ("results.json", "report.txt"):
+        text = (tmp_path / "out" / name).read_text()
+        assert "\x1b" not in text and "\r" not in text and "autograder itself failed" not in text
+        assert not any(line.lstrip().startswith("[PASS]") for line in text.splitlines()), name
+    gradescope = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert not any(line.lstrip().startswith("[PASS]") for line in gradescope["output"].splitlines())
 
 
 FROZEN_PARAMS, FROZEN_TRAINABLE = 5415, 4935  # grader_submissions/frozen_layers: its first block is frozen

@@ -2,16 +2,18 @@
 
 A name or message may hold anything: bytes that are not UTF-8, lone surrogates (from JSON escapes or file names
 Python decoded with surrogateescape), terminal escapes that forge "[PASS]" lines or recolour a report, carriage
-returns that overwrite a line, bidirectional overrides that reorder it. `shown` turns any of it into plain
+returns that overwrite a line, bidirectional overrides that reorder it, Unicode line separators that start a new
+one. `shown` turns any of it into plain
 printable text that every writer (terminal, results.json, report.txt, HTML, CSV) can encode, and never raises.
 Standard library only: locked/upload.py runs before anything heavy is importable.
 """
 import re
 
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-# C0 controls but newline and tab, DEL, C1 controls, bidirectional controls, lone surrogates
-_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}\ud800-\udfff]")
-_UNSAFE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}\ud800-\udfff]")  # newline and tab too
+_SEPARATORS = "\u2028\u2029"  # line and paragraph separators: str.splitlines() and some viewers break lines there
+# C0 controls but newline and tab, DEL, C1 controls, bidirectional controls, Unicode line separators, lone surrogates
+_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}{_SEPARATORS}\ud800-\udfff]")
+_UNSAFE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}{_SEPARATORS}\ud800-\udfff]")  # newline and tab too
 
 
 def _escape(match):
