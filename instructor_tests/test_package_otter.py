@@ -3,7 +3,8 @@
 `otter grade` (what instructors run) builds a Docker image from the same zip and runs the same run_autograder in
 it: packaging/check_docker.sh does that for real (CI's docker stage); here `otter run`, which grades the same way
 without containers, checks the grading itself on more cases.
-Each student upload is a zip holding student/, as the starter kit's README says. The good one also carries a
+Each student upload is a zip holding student/, as the starter kit's README says (and one holds the two files in a
+folder of another name, which the one upload rule accepts too). The good one also carries a
 poisoned locked/ that would give full AUC marks if it ever reached the grader: the points must not move. Each
 run's GradingResults also go through otter's own final_grades.csv merge, the table `otter grade` writes.
 """
@@ -165,6 +166,21 @@ def test_good_upload_with_a_poisoned_locked_folder(otter_zip, synthetic_root, tm
     assert results["tests"][0]["name"] == "Public Tests"
 
 
+def test_an_upload_in_another_folder_is_graded_as_gradescope_grades_it(otter_zip, synthetic_root, tmp_path):
+    """One upload rule everywhere (locked/upload.py): the two files in a zipped folder of another name, which
+    Gradescope grades, were ignored under otter (only student/ was kept) and scored 0. (Flat at the zip's top they
+    cannot be graded by otter at all: it refuses a submission with more than one top-level .py before any of ours
+    runs; packaging/README.md says so.)"""
+    nested = tmp_path / "nested.zip"
+    with zipfile.ZipFile(nested, "w") as zf:
+        for name in ("model.py", "train_config.py"):
+            zf.write(SUBMISSIONS / "good" / name, f"hw3 final/{name}")
+        zf.writestr("hw3 final/notes.txt", "not graded")
+    scores, results = otter_run(otter_zip, nested, tmp_path, synthetic_root)
+    for q in ("q1_builds", "q2_output_shape", "q3_param_budget", "q4_preprocessing", "q5_trains"):
+        assert scores[q] == POINTS[q], (q, results)
+
+
 def test_trapped_upload_loses_the_preprocessing_points(otter_zip, synthetic_root, tmp_path):
     scores, results = otter_run(otter_zip, student_zip(SUBMISSIONS / "trap", tmp_path / "trap.zip"), tmp_path,
                                 synthetic_root)
@@ -175,7 +191,7 @@ def test_trapped_upload_loses_the_preprocessing_points(otter_zip, synthetic_root
     assert "Normalize" in q4["output"]
 
 
-def test_broken_upload_scores_zero_and_its_packages_never_run(otter_zip, synthetic_root, tmp_path):
+def test_broken_upload_only_builds_and_its_packages_never_run(otter_zip, synthetic_root, tmp_path):
     """The upload also carries an otter/ package: without dermamnist_otter_plugin, otter's kernel imports it."""
     proof = tmp_path / "student-code-ran-in-the-kernel"
     payload = f"open({str(proof)!r}, 'w').write('shadowed')\n".encode()
@@ -183,9 +199,9 @@ def test_broken_upload_scores_zero_and_its_packages_never_run(otter_zip, synthet
                       extra={"otter/__init__.py": payload, "numpy/__init__.py": payload, "__init__.py": payload})
     scores, results = otter_run(otter_zip, sub, tmp_path, synthetic_root)
     assert not proof.exists(), "an uploaded package was imported by otter's grading kernel"
-    assert all(s == 0 for s in scores.values()), scores
-    q1 = next(t for t in results["tests"] if t["name"] == "q1_builds")
-    assert "mat1 and mat2 shapes cannot be multiplied" in q1["output"]
+    assert scores == {q: POINTS[q] if q == "q1_builds" else 0 for q in QUESTIONS}  # it builds; its forward fails
+    q2 = next(t for t in results["tests"] if t["name"] == "q2_output_shape")
+    assert "mat1 and mat2 shapes cannot be multiplied" in q2["output"]
 
 
 def test_forged_support_folder_is_refused(otter_zip, synthetic_root, tmp_path):

@@ -22,7 +22,8 @@ EXPECT = {
     "good": (SANE | {"preprocessing"}, set(), []),
     "daemon": (SANE | {"preprocessing"}, set(), []),  # the honest model plus processes that try to outlive it
     "trap": (SANE, {"preprocessing"}, [("preprocessing", "Normalize")]),
-    "broken": (set(), set(CHECKS), [("trains", "mat1 and mat2 shapes cannot be multiplied")]),  # 0 points
+    # builds (build_model returns a module), then its forward fails on the first batch: only the builds points
+    "broken": ({"builds"}, set(CHECKS) - {"builds"}, [("output_shape", "mat1 and mat2 shapes cannot be multiplied")]),
     "memory_bomb": ({"builds", "output_shape", "param_budget"}, {"trains"}, [("trains", "MB of memory")]),
 }
 
@@ -48,7 +49,7 @@ def check_gradescope(results_dir, kind):
     if abs(results.get("score", total) - total) > 1e-3:
         problems.append(f"score {results.get('score')} is not the sum of the tests, {total}")
     floor = sum(float(CHECKS[k]["points"]) for k in must_pass)
-    if total < floor or (kind == "broken" and total != 0):
+    if total < floor or (kind == "broken" and total != floor):
         problems.append(f"score {total} is below the {floor} points of the checks that passed")
     if "SYNTHETIC" not in results.get("output", ""):
         problems.append("the report does not say the data was synthetic")

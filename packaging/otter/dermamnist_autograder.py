@@ -1,7 +1,7 @@
 """DermaMNIST 'Beat the Baseline': the otter-grader driver. An INSTRUCTOR file: students neither edit nor submit it.
 
-otter grades exactly one top-level .py. Students upload a zip holding only student/ (model.py, train_config.py);
-otter copies this driver next to it as a support file, runs it as a one-cell notebook, then runs the tests in
+otter grades exactly one top-level .py. Students upload a zip of their two files (model.py, train_config.py: flat,
+in student/, as locked/upload.py's one rule allows, the same as on Gradescope); otter copies this driver next to it as a support file, runs it as a one-cell notebook, then runs the tests in
 tests/ against the globals it leaves:
 
     dermamnist_checks   {check key: {"name", "score", "max_score", "status", "output"}}, one per rubric check
@@ -12,11 +12,11 @@ tests/ against the globals it leaves:
 How it grades: the isolated grader (grader/, locked/, packaging/run_grader.py) ships in the support folder
 _dermamnist_autograder/, a name no student uses. Because otter copies a support FOLDER only when the upload has
 none of that name, the driver checks every file of it against the sha256 manifest below (written into this file by
-`python -m instructor package`) and refuses to grade on any difference. It grades a private copy of the student's
-student/ folder from a private copy of that support folder; anything else in the upload, a locked/ folder above
-all, is listed as ignored and never reaches the grader (which keeps only model.py and train_config.py anyway).
-Before this runs, dermamnist_otter_plugin.py (an otter plugin) has already moved everything but student/ out of
-the folder, so that nothing uploaded can be imported by otter's kernel.
+`python -m instructor package`) and refuses to grade on any difference. It hands a private copy of the upload to
+the grader from a private copy of that support folder; the grader keeps only model.py and train_config.py (found
+by locked/upload.py's rule) and lists the rest, a locked/ folder above all, as ignored. Before this runs,
+dermamnist_otter_plugin.py (an otter plugin) has already moved the upload out of the folder, so that nothing
+uploaded can be imported by otter's kernel, and said where (RECORD).
 """
 import os as _os
 import sys as _sys
@@ -25,7 +25,8 @@ _sys.path[:] = [p for p in _sys.path if p not in ("", ".", _os.getcwd())]  # not
 
 SUPPORT = "_dermamnist_autograder"
 DRIVER = "dermamnist_autograder.py"
-RECORD = ".dermamnist_upload.json"  # written by dermamnist_otter_plugin.py: what it removed from the upload
+RECORD = ".dermamnist_upload.json"  # written by dermamnist_otter_plugin.py: where it moved the upload
+MOVED_PREFIX = "dermamnist-upload-"  # the plugin's private folder for it, in the temporary folder
 MANIFEST = {}  # relative path -> sha256 of every file in SUPPORT; filled in by `python -m instructor package`
 BAKED = {"DERMAMNIST_ROOT": "/opt/dermamnist/data", "TORCH_HOME": "/opt/dermamnist/torch"}  # otter's setup.sh
 
@@ -65,13 +66,20 @@ def _dermamnist_grade():
         return failed(f"Your upload contains a folder named {SUPPORT}/, a name the autograder reserves "
                       f"({'; '.join(problems[:3])}). Upload a zip holding only your student/ folder.")
 
-    ours = {SUPPORT, DRIVER, "tests", "__init__.py", "__pycache__", "__MACOSX", RECORD}
-    uploaded = sorted(p.name for p in here.iterdir() if p.name not in ours)
-    ignored = [n + ("/" if (here / n).is_dir() else "") for n in uploaded if n != "student"]
-    try:  # what dermamnist_otter_plugin moved out of the folder before the kernel started
-        ignored = sorted(set(ignored) | set(json.loads((here / RECORD).read_text())["removed"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    def moved_upload():
+        """The folder dermamnist_otter_plugin moved the upload into, if it ran: a private folder of ours, so a
+        RECORD planted in an upload graded without the plugin cannot point anywhere else."""
+        try:
+            folder = Path(json.loads((here / RECORD).read_text())["upload"])
+            info = folder.lstat()
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        private = info.st_uid == os.getuid() and (info.st_mode & 0o7777) == 0o700 and folder.is_dir()
+        ok = private and folder.parent == Path(tempfile.gettempdir()) and folder.name.startswith(MOVED_PREFIX)
+        return folder if ok else None
+
+    ours = {SUPPORT, DRIVER, "tests", "__init__.py", "__pycache__", RECORD}  # otter's and ours, never uploaded
+    uploaded = moved_upload() or here
     work = Path(tempfile.mkdtemp(prefix="dermamnist-otter-"))
     try:
         source, upload, results = work / "source", work / "upload", work / "results"
@@ -80,8 +88,13 @@ def _dermamnist_grade():
         if problems:
             return failed(f"The autograder's support folder changed while grading ({problems[0]}).")
         upload.mkdir()
-        if (here / "student").is_dir():
-            shutil.copytree(here / "student", upload / "student", symlinks=True)
+        for entry in uploaded.iterdir():  # the upload as it came (the zip otter extracted it from stays out)
+            if entry.name in ours or (entry.suffix.lower() == ".zip" and entry.is_file()):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.copytree(entry, upload / entry.name, symlinks=True)
+            elif not entry.is_symlink():
+                shutil.copyfile(entry, upload / entry.name)
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
         for key, path in BAKED.items():
             if key not in env and os.path.isdir(path):
@@ -99,14 +112,10 @@ def _dermamnist_grade():
             record = {}
         checks = {t["key"]: {k: t[k] for k in ("name", "score", "max_score", "status", "output")}
                   for t in record.get("tests", [])}
-        report = gradescope.get("output", "")
-        if ignored:
-            report += ("\n\nIgnored from your upload (only student/model.py and student/train_config.py are "
-                       "graded; the autograder brings its own locked/): " + ", ".join(ignored))
+        report = gradescope.get("output", "")  # the report card lists what the grader ignored
         error = None if checks else (gradescope.get("output") or proc.stdout[-2000:])
         return {"checks": checks, "score": float(gradescope.get("score", 0.0)),
-                "max_score": float(record.get("max_score", 0.0)), "report": report, "error": error,
-                "ignored": ignored}
+                "max_score": float(record.get("max_score", 0.0)), "report": report, "error": error}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -114,7 +123,7 @@ def _dermamnist_grade():
 try:
     _dermamnist = _dermamnist_grade()
 except Exception as _err:  # a driver bug: the tests then fail with this message instead of a NameError
-    _dermamnist = {"checks": {}, "score": 0.0, "max_score": 0.0, "ignored": [],
+    _dermamnist = {"checks": {}, "score": 0.0, "max_score": 0.0,
                    "report": f"The autograder's driver failed ({type(_err).__name__}: {_err}); tell your instructor.",
                    "error": f"The autograder's driver failed ({type(_err).__name__}: {_err}); tell your instructor."}
 dermamnist_checks = _dermamnist["checks"]
@@ -122,5 +131,4 @@ dermamnist_score = _dermamnist["score"]
 dermamnist_max_score = _dermamnist["max_score"]
 dermamnist_report = _dermamnist["report"]
 dermamnist_error = _dermamnist["error"]
-dermamnist_ignored = _dermamnist["ignored"]
 print(dermamnist_report)

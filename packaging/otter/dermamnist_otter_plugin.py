@@ -6,24 +6,25 @@ the kernel imports in place of the real one, as root, before any instructor code
 an `otter/__init__.py` in a student zip ran in the kernel.
 
 This plugin runs in otter's own process (event `before_grading`), after the support files are copied and before
-the kernel starts. It moves everything the student uploaded except `student/` (and the uploaded zip itself, which
-`otter grade` copies back out of the container afterwards) out of the folder, empties any
-`__init__.py`, and records what it moved in `.dermamnist_upload.json` so the driver can list it as ignored.
+the kernel starts. It moves everything the student uploaded (but the uploaded zip itself, which `otter grade` copies
+back out of the container afterwards) into a private folder outside it, empties any `__init__.py`, and records
+that folder in `.dermamnist_upload.json`: the driver grades the upload from there by locked/upload.py's one rule,
+flat or in student/, exactly as Gradescope does.
 
 Registered in otter_config.json as "dermamnist_otter_plugin.CleanUpload". `python -m instructor package` ships this
 file at the zip root (Gradescope imports it from /autograder/source) and installs it into otter's environment from
 setup.sh (`otter grade` images). For `otter run`, put the folder holding it on PYTHONPATH.
 """
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from otter.plugins import AbstractOtterPlugin
 
-KEEP = {"student", "dermamnist_autograder.py", "_dermamnist_autograder", "tests", "__init__.py"}
+KEEP = {"dermamnist_autograder.py", "_dermamnist_autograder", "tests", "__init__.py"}  # otter's and ours
 RECORD = ".dermamnist_upload.json"
+MOVED_PREFIX = "dermamnist-upload-"  # the driver accepts only such a private folder (dermamnist_autograder.py)
 
 
 class CleanUpload(AbstractOtterPlugin):
@@ -32,16 +33,13 @@ class CleanUpload(AbstractOtterPlugin):
 
     def before_grading(self, config):
         folder = Path(self.submission_path).resolve().parent
-        quarantine = Path(tempfile.mkdtemp(prefix="dermamnist-removed-"))
-        removed = []
+        moved = Path(tempfile.mkdtemp(prefix=MOVED_PREFIX))  # mode 0700, this user's
         for entry in sorted(folder.iterdir()):
             if entry.name in KEEP or (entry.suffix == ".zip" and entry.is_file() and not entry.is_symlink()):
                 continue  # a zip file is not importable from the folder, and `otter grade` copies it back out
-            removed.append(entry.name + ("/" if entry.is_dir() and not entry.is_symlink() else ""))
-            shutil.move(str(entry), str(quarantine / entry.name))
+            shutil.move(str(entry), str(moved / entry.name))
         for init in (folder / "__init__.py",):
             if init.exists() or init.is_symlink():
                 init.unlink()
                 init.write_text("")
-        (folder / RECORD).write_text(json.dumps({"removed": removed}))
-        os.chmod(quarantine, 0o700)
+        (folder / RECORD).write_text(json.dumps({"upload": str(moved)}))
