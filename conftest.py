@@ -1,15 +1,35 @@
-"""The repository's skip policy, for every test folder: a skip hides a check that did not run.
+"""For every test folder: the project's settings start from their defaults, and the skip policy.
 
-Every run ends with a summary of its skips. Under CI (CI set and not 0/false/no), a skip whose reason is not listed
-in .ci/allowed_skips.txt is turned into a failure that names the reason, so CI cannot pass while a test it relies
-on (the root-only isolation tests, the headless-browser test) quietly did not run.
+Settings: the shell's DERMA_* variables (and their older DERMAMNIST_* names, locked/settings.py) are cleared for the
+whole run and restored after it, so DERMA_SYNTHETIC=1 left in a shell cannot switch the data under a test. A test
+that needs one sets it itself (monkeypatch.setenv, or a subprocess's env).
+
+Skips: every run ends with a summary of its skips. Under CI (CI set and not 0/false/no), a skip whose reason is not
+listed in .ci/allowed_skips.txt is turned into a failure that names the reason, so CI cannot pass while a test it
+relies on (the root-only isolation tests, the headless-browser test) quietly did not run.
 """
 import os
 from pathlib import Path
 
 import pytest
 
+from locked import settings
+
 ALLOWED_SKIPS = Path(__file__).resolve().parent / ".ci" / "allowed_skips.txt"
+
+
+def is_setting(name):
+    """A variable the project reads: the DERMA_ prefix, or an older name settings.py still honours."""
+    return name.startswith("DERMA_") or name in settings.OLD_NAMES.values()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def settings_from_defaults():
+    """Clear every setting the shell exported, for the whole run; restore them after it."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in [name for name in os.environ if is_setting(name)]:
+            mp.delenv(name)
+        yield
 
 
 def pytest_addoption(parser):

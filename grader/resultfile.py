@@ -106,21 +106,26 @@ def fallback(reason, seconds=0.0):
 
 
 def write_atomic(path, text):
-    """Write `path` as a new regular file, atomically, whatever was there before.
+    """Write `path` as a new regular file, atomically: at every moment it is the old file or the new one, complete
+    (a writer killed halfway leaves the old file, and a .tmp the next writer clears).
 
     A folder the sandbox user could write to may hold a planted symlink (we would write through it, as root), a
-    directory, or a file it keeps open: remove it and create a fresh file, never following a link.
+    directory, or a file it keeps open: the new file is created fresh beside it, never through a link, and renamed
+    over it (a rename replaces a link, not its target); a directory, which a file cannot replace, is removed first.
     """
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    for old in (tmp, path):
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old)
-        elif old.exists() or old.is_symlink():
-            old.unlink()
+    if tmp.is_dir() and not tmp.is_symlink():
+        shutil.rmtree(tmp)
+    else:
+        tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    with os.fdopen(fd, "w") as f:
+    with os.fdopen(fd, "w", encoding="utf-8") as f:  # the locale's encoding may be ASCII (LC_ALL=C)
         f.write(text)
+        f.flush()
+        os.fsync(f.fileno())  # complete on disk before it takes the old file's place
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
     os.replace(tmp, path)
 
 

@@ -1,6 +1,4 @@
 """Shared fixtures for the project's own tests: a small synthetic DermaMNIST, made once per session."""
-import os
-
 import pytest
 
 from locked import data
@@ -12,7 +10,6 @@ TEST_SCALE = 0.2
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory):
     """A data dir where data.load(root, synthetic_data=True, scale=TEST_SCALE) finds the stand-in."""
-    os.environ.setdefault("DERMA_THREADS", "2")
     root = tmp_path_factory.mktemp("dermamnist")
     data.load(root, synthetic_data=True, scale=TEST_SCALE)  # writes it once
     return root

@@ -18,13 +18,11 @@ KEYS = {f"{split}_{kind}" for split in SPLITS for kind in ("images", "labels")}
 
 
 @pytest.fixture(autouse=True)
-def no_data_env_no_network(monkeypatch):
-    """Each test starts without the data switches, whatever the shell that runs pytest has set, and no test
-    downloads anything: a loader that wrongly goes for the real file fails fast instead of hanging."""
+def no_network(monkeypatch):
+    """No test downloads anything: a loader that wrongly goes for the real file fails fast instead of hanging.
+    (The shell's data switches are cleared for the whole run by the root conftest.py.)"""
     import torchvision.datasets.utils
 
-    for name in (data.ENV_ROOT, data.ENV_SYNTHETIC, data.ENV_SYNTHETIC_SCALE):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(torchvision.datasets.utils, "download_url", _download_url_fails([]))
 
 
@@ -223,11 +221,11 @@ def test_want_synthetic_reads_the_environment(monkeypatch, value, expected):
 
 
 def test_dermamnist_root_is_honoured(monkeypatch, synthetic_root, unofficial_dir, scale, tmp_path_factory):
-    # Real-data path: the file in $DERMAMNIST_ROOT is the one loaded.
+    # Real-data path: the file in $DERMA_DATA_DIR is the one loaded.
     monkeypatch.setenv(data.ENV_ROOT, str(unofficial_dir))
     prov = data.load().provenance
     assert prov["kind"] == "unofficial" and prov["path"] == str(unofficial_dir / f"{FLAG}.npz")
-    # Synthetic path: the stand-in is found (not regenerated) under $DERMAMNIST_ROOT.
+    # Synthetic path: the stand-in is found (not regenerated) under $DERMA_DATA_DIR.
     monkeypatch.setenv(data.ENV_ROOT, str(synthetic_root))
     monkeypatch.setenv(data.ENV_SYNTHETIC, "1")
     monkeypatch.setenv(data.ENV_SYNTHETIC_SCALE, str(scale))

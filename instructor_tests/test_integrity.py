@@ -9,8 +9,10 @@ Gradescope's four values, partial and extra credit, the rubric keys, the split, 
 Cost: four sandboxed gradings (1 epoch at synthetic scale 0.2), about a minute each on a loaded 2-core box.
 """
 import hashlib
+import itertools
 import json
 import os
+import re
 import shutil
 import stat
 from pathlib import Path
@@ -116,9 +118,7 @@ def _student_text(out):
 def lookup_public(public_root, tmp_path_factory):
     sub = lookup_submission(tmp_path_factory.mktemp("lookup") / "sub", *_public_test(public_root))
     out = tmp_path_factory.mktemp("lookup-out")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DERMA_SYNTHETIC_SCALE", SCALE)
-        return _grade(sub, out, public_root), out
+    return _grade(sub, out, public_root), out  # as data, whatever the shell set: conftest.py clears DERMA_SYNTHETIC
 
 
 def test_lookup_table_scores_high_where_labels_are_public_and_is_flagged(lookup_public):
@@ -278,32 +278,42 @@ def _rubric(tmp_path, text):
     return rubric_mod.load(path)
 
 
-@pytest.mark.parametrize("visibility", VISIBILITIES)
-def test_a_check_that_is_not_visible_appears_nowhere_a_student_sees(tmp_path, visibility):
-    points = 0 if visibility == "hidden" else 55  # Gradescope shows the total, so hidden checks carry no points
-    rubric = _rubric(tmp_path, f'[checks.test_auc]\nname = "SECRET-AUC-CHECK"\npoints = {points}\n'
-                               f'visibility = "{visibility}"\n[checks.mel_recall_bonus]\nvisibility = "{visibility}"\n'
-                               f'name = "SECRET-BONUS"\npoints = {"0" if visibility == "hidden" else "10"}\n')
+@pytest.mark.parametrize("auc_visibility, bonus_visibility", itertools.product(VISIBILITIES, repeat=2))
+def test_a_check_that_is_not_visible_appears_nowhere_a_student_sees(tmp_path, auc_visibility, bonus_visibility):
+    """Each test-set check set on its own: test-set numbers (table, leaderboard) reach a student only while both are
+    visible, and a held check's name, result and points appear nowhere, the total included."""
+    held = {name: visibility for name, visibility in (("SECRET-AUC-CHECK", auc_visibility),
+                                                       ("SECRET-BONUS", bonus_visibility)) if visibility != "visible"}
+    worth = {"SECRET-AUC-CHECK": 55, "SECRET-BONUS": 10}
+    points = {name: 0 if held.get(name) == "hidden" else worth[name] for name in worth}  # hidden: no points
+    rubric = _rubric(tmp_path, f'[checks.test_auc]\nname = "SECRET-AUC-CHECK"\npoints = {points["SECRET-AUC-CHECK"]}\n'
+                               f'visibility = "{auc_visibility}"\n[checks.mel_recall_bonus]\nname = "SECRET-BONUS"\n'
+                               f'points = {points["SECRET-BONUS"]}\nvisibility = "{bonus_visibility}"\n')
     record = _record(rubric)
     results.write(tmp_path / "out", record)
     r = json.loads((tmp_path / "out" / "results.json").read_text())
-    auc = f"{record['metrics']['test']['auc']:.4f}"
     shown = {t["name"]: t["visibility"] for t in r["tests"]}
-    assert shown["SECRET-AUC-CHECK"] == visibility  # Gradescope applies it to the check's own entry
-    board = json.dumps(r["leaderboard"])
+    assert shown["SECRET-AUC-CHECK"] == auc_visibility and shown["SECRET-BONUS"] == bonus_visibility
+    board = {entry["name"] for entry in r["leaderboard"]}
     printed = results.report_card(record, student=True)  # what `python -m grader grade` prints
-    if visibility == "visible":
-        assert "SECRET-AUC-CHECK: " in r["output"] and auc in r["output"] and "Test AUC" in board
-    for text in (r["output"], board, printed) if visibility != "visible" else ():
-        assert "SECRET-AUC-CHECK" not in text and "SECRET-BONUS" not in text
-        assert auc not in text and "Test split" not in text and "Test AUC" not in text
-        assert not points or f"/{points:g}" not in text  # nor the held check's points
-    assert ("Test AUC" in json.dumps(r["leaderboard"])) == (visibility == "visible")
+    results_of = {"SECRET-AUC-CHECK": f"{record['metrics']['test']['auc']:.4f}", "SECRET-BONUS": "Test melanoma recall"}
+    if held:
+        assert board == {"Parameters", "Training time (s)"}
+    else:
+        assert {"Test AUC", "Melanoma recall", "Cancer sensitivity"} <= board
+    for text in (r["output"], printed):
+        assert ("Test split" in text) == (not held)  # the per-class table of the test set
+        for name in worth:  # a shown check's own result is there: what the held one's absence is measured by
+            assert (name in text and results_of[name] in text) == (name not in held), (name, text)
+        total = text.splitlines()[0]  # its maximum counts the checks shown, a held check's points left out
+        maximum = sum(t["max_score"] for t in record["tests"] if t["visibility"] == "visible" and not t["bonus"])
+        assert re.search(r": \S+ / (\S+)", total).group(1) == f"{maximum:g}", total
+        assert ("score on the checks shown so far" in total) == bool(held)
     assert "SECRET-FLAG" not in json.dumps(r)  # integrity flags never reach students
-    assert "SECRET-FLAG" in (tmp_path / "out" / "report.txt").read_text()
-    if visibility != "visible":
-        assert "score on the checks shown so far: 35 / 35" in r["output"]
-        assert f"[students see it: {visibility}]" in (tmp_path / "out" / "report.txt").read_text()
+    report_txt = (tmp_path / "out" / "report.txt").read_text()
+    assert "SECRET-FLAG" in report_txt
+    for name, visibility in held.items():
+        assert f"{name}: " in report_txt and f"[students see it: {visibility}]" in report_txt
 
 
 def test_hidden_with_points_is_refused(tmp_path):

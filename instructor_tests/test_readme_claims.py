@@ -52,7 +52,7 @@ def probe(synthetic_root, tmp_path_factory):
     model.write_text(model.read_text().replace("PROBE_PORT = 0", f"PROBE_PORT = {listener.getsockname()[1]}"))
     cmd = [sys.executable, "-c", PARENT, "grade", str(sub), "--synthetic", "--data-dir", str(synthetic_root),
            "--out", str(tmp / "out"), "--memory-limit", "1200"]
-    proc = subprocess.run(cmd, cwd=REPO, env={**os.environ, "DERMAMNIST_SYNTHETIC_SCALE": SCALE},
+    proc = subprocess.run(cmd, cwd=REPO, env={**os.environ, "DERMA_SYNTHETIC_SCALE": SCALE},
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     try:
@@ -90,7 +90,6 @@ def test_student_code_has_no_network(probe):
 
 
 def test_a_file_with_the_official_md5_is_reported_official(synthetic_root, tmp_path, monkeypatch):
-    monkeypatch.delenv("DERMAMNIST_SYNTHETIC", raising=False)
     path = tmp_path / f"{FLAG}.npz"
     shutil.copyfile(Path(synthetic_root) / "synthetic" / f"scale-{SCALE}" / f"{FLAG}.npz", path)
     monkeypatch.setattr(data, "OFFICIAL_MD5", data.md5sum(path))

@@ -20,6 +20,7 @@ from locked import settings, synthetic, upload  # noqa: E402
 from locked.info import NUM_CLASSES  # noqa: E402
 
 DEFAULT_SUBMISSION = ROOT / "student"
+SUBMISSION_FROM_ENV = settings.path("DERMA_SUBMISSION")  # read as pytest starts, before any fixture runs
 SYNTHETIC_SCALE = 0.05  # about 350 training images: enough for every check, generated in a fraction of a second
 HERE = Path(__file__).resolve().parent
 
@@ -145,7 +146,7 @@ def load_submission(path, scratch):
 
 @pytest.fixture(scope="session")
 def submission_path(request):
-    return Path(request.config.getoption("--submission") or settings.path("DERMA_SUBMISSION") or DEFAULT_SUBMISSION)
+    return Path(request.config.getoption("--submission") or SUBMISSION_FROM_ENV or DEFAULT_SUBMISSION)
 
 
 @pytest.fixture(scope="session")
