@@ -74,6 +74,8 @@ def _total(tests):
 
 def _split_tables(record, student):
     metrics, lines = record["metrics"], []
+    rule = ((record.get("rubric") or {}).get("checks") or {}).get("mel_recall_bonus") or {}
+    bonus = {k: rule[k] for k in ("threshold", "max_false_alarm") if k in rule}  # the rubric graded, not the course's
     public = metrics.get("test_public")
     titles = {"test_public": "Public part of the test set ({n} images): feedback and leaderboard; the points come "
                              "from the other part",
@@ -82,8 +84,8 @@ def _split_tables(record, student):
     for split in ("test_public", "test", "val"):
         m = metrics.get(split)
         if m and not (student and split == "test" and not test_metrics_visible(record)):
-            lines += ["", titles[split].format(n=m["n"]) + ":", report.per_class_table(m), report.headline(m),
-                      report.verdict(m)]
+            lines += ["", titles[split].format(n=m["n"]) + ":", report.per_class_table(m), report.headline(m, **bonus),
+                      report.verdict(m, **bonus)]
     return lines
 
 

@@ -5,6 +5,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from locked.info import MAX_MEL_FALSE_ALARM
 from locked.submission import DEFAULT_MAX_EPOCHS, PARAM_BUDGET
 
 try:
@@ -15,7 +16,8 @@ except ModuleNotFoundError:  # Python 3.10
 DEFAULT = Path(__file__).with_name("rubric.toml")
 CHECKS = ("builds", "output_shape", "param_budget", "preprocessing", "trains", "test_auc", "mel_recall_bonus")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
-CHECK_PARAMS = {"test_auc": ("target", "floor"), "mel_recall_bonus": ("threshold",)}
+CHECK_PARAMS = {"test_auc": ("target", "floor"), "mel_recall_bonus": ("threshold", "max_false_alarm")}
+PARAM_DEFAULTS = {"max_false_alarm": MAX_MEL_FALSE_ALARM}  # optional; the others must be written out
 TEST_CHECKS = ("test_auc", "mel_recall_bonus")  # the checks scored on the test set
 SECTIONS = ("limits", "checks", "test", "integrity")
 
@@ -48,6 +50,7 @@ class Check:
     target: float = None       # test_auc: full points at or above
     floor: float = None        # test_auc: no points at or below
     threshold: float = None    # mel_recall_bonus: earned at or above
+    max_false_alarm: float = None  # mel_recall_bonus: and at most this share of other lesions called melanoma
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,7 @@ def _check(key, raw, source):
         raise RubricError(f"{where} visibility = {raw['visibility']!r}: use one of {', '.join(VISIBILITIES)}.")
     if not isinstance(raw.get("bonus", False), bool):
         raise RubricError(f"{where} bonus = {raw['bonus']!r}: use true or false.")
-    values = {p: _number(f"{where} {p}", raw.get(p), float, 0, 1) for p in params}
+    values = {p: _number(f"{where} {p}", raw.get(p, PARAM_DEFAULTS.get(p)), float, 0, 1) for p in params}
     if key == "test_auc" and not values["floor"] < values["target"]:
         raise RubricError(f"{where}: floor ({values['floor']}) must be below target ({values['target']}).")
     points = _number(f"{where} points", raw.get("points"), float, 0)

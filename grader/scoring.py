@@ -7,7 +7,7 @@ import signal
 import numpy as np
 
 from grader.protocol import CHANNEL_LOST, REPORT_FD, STAGES
-from locked import metrics
+from locked import metrics, report
 from locked.info import NUM_CLASSES
 from locked.submission import SubmissionError
 from locked.text import shown
@@ -254,15 +254,29 @@ def score(status, predictions, labels, outcome, rubric):
 
     if trained:
         tests.append(_auc_check(scored["test"]["auc"], rubric))
-        mel, spec = scored["test"]["mel_recall"], rubric.check("mel_recall_bonus")
-        ok = mel >= spec.threshold
-        tests.append(_check("mel_recall_bonus", rubric, ok, f"Test melanoma recall {mel:.3f} (bonus at >= "
-                            f"{spec.threshold:.2f})." + ("" if ok else " Missing melanomas is the costly error: "
-                            "class weights in make_loss() trade a little accuracy for many more melanomas caught.")))
+        tests.append(_mel_bonus_check(scored["test"], rubric))
     else:
         for key in ("test_auc", "mel_recall_bonus"):
             tests.append(_not_run(key, rubric, "training did not finish, so there are no predictions to score."))
     return tests, scored
+
+
+def _mel_bonus_check(test, rubric):
+    """Melanoma recall at the threshold AND false alarms within the limit (locked.report.mel_bonus_met): recall alone
+    paid an evaluation output that calls every lesion melanoma (issue 22)."""
+    spec = rubric.check("mel_recall_bonus")
+    ok = report.mel_bonus_met(test, spec.threshold, spec.max_false_alarm)
+    msg = (f"Test melanoma recall {test['mel_recall']:.3f}: {report.mel_operating_point(test)}. The bonus needs "
+           f"recall >= {spec.threshold:.2f} with at most {report.share(spec.max_false_alarm)} of other lesions sent to "
+           "biopsy.")
+    if test["mel_recall"] < spec.threshold:
+        msg += (" Missing melanomas is the costly error: class weights in make_loss() trade a little accuracy for many "
+                "more melanomas caught.")
+    elif not ok:
+        msg += (" Calling lesions melanoma is not catching them: a screening aid must keep false alarms manageable. "
+                "Weaker class weights in make_loss() (e.g. the square root of N / (7 * n_c)) call fewer lesions "
+                "melanoma.")
+    return _check("mel_recall_bonus", rubric, ok, msg)
 
 
 def _auc_check(auc, rubric):

@@ -333,7 +333,8 @@ def _rubric_table(rubric):
             text = (f"test macro AUC: full points at >= {spec.target:.2f}, none at <= {spec.floor:.2f}, "
                     "linear in between")
         elif spec.key == "mel_recall_bonus":
-            text = f"test melanoma recall >= {spec.threshold:.2f}"
+            text = (f"test melanoma recall >= {spec.threshold:.2f} with at most {spec.max_false_alarm:.0%} of other "
+                    "lesions called melanoma (a screening aid keeps false alarms manageable)")
         else:
             text = what[spec.key]
         if spec.bonus:

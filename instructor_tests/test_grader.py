@@ -126,7 +126,8 @@ def check_outcome(record, out, passed, messages=()):
             assert auc["status"] == "failed" and auc["score"] == 0.0
         else:
             assert auc["status"] == "partial" and 0.0 < auc["score"] < POINTS["test_auc"]
-        bonus = test["mel_recall"] >= RUBRIC.check("mel_recall_bonus").threshold
+        spec = RUBRIC.check("mel_recall_bonus")
+        bonus = test["mel_recall"] >= spec.threshold and test["mel_false_alarm"] <= spec.max_false_alarm
         assert tests["mel_recall_bonus"]["status"] == ("passed" if bonus else "failed")
         expected += auc["score"] + (POINTS["mel_recall_bonus"] if bonus else 0.0)
     else:

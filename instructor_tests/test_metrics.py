@@ -48,8 +48,9 @@ F1 = {"akiec": F(1), "bcc": F(1), "bkl": F(0), "df": F(1), "mel": F(1, 2), "nv":
 #        7 + 7 + 5 (0.30 loses to both 0.40s)                            -> 19/21
 #   every other class has one positive that outscores all 9 negatives     -> 1 (bkl too, despite recall 0)
 AUC = {"akiec": F(1), "bcc": F(1), "bkl": F(1), "df": F(1), "mel": F(15, 16), "nv": F(19, 21), "vasc": F(1)}
+PAIRS = [(0, 0), (1, 1), (2, 5), (3, 3), (4, 4), (4, 5), (5, 5), (5, 5), (5, 4), (6, 6)]  # (true, predicted), by hand
 CONFUSION = np.zeros((7, 7), dtype=int)
-for t, p in [(0, 0), (1, 1), (2, 5), (3, 3), (4, 4), (4, 5), (5, 5), (5, 5), (5, 4), (6, 6)]:
+for t, p in PAIRS:
     CONFUSION[t, p] += 1
 
 
@@ -67,9 +68,13 @@ def hand():
 
 
 def test_hand_example_is_well_formed():
-    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    """The example is one evaluate() scores as it is (its own input check returns it unchanged), with every class
+    present, and the (true, predicted) pairs the hand fractions rest on are this P's argmax, row by row."""
+    y, p = metrics.check_predictions(Y, P)
+    np.testing.assert_array_equal(y, Y)
+    np.testing.assert_array_equal(p, P)
     assert sorted(set(Y.tolist())) == list(range(NUM_CLASSES))
-    assert CONFUSION.sum() == len(Y)
+    assert PAIRS == list(zip(Y.tolist(), P.argmax(axis=1).tolist()))
 
 
 def test_per_class_precision_recall_f1(hand):
@@ -319,3 +324,47 @@ def test_verdict_branches(auc, mel, branch):
         assert f"misses {1 - mel:.0%} of melanomas" in text
     if branch in ("mel", "neither"):
         assert f"{auc:.3f}" in text and f"{TARGET_AUC:.2f}" in text
+
+
+# --- the melanoma bonus's operating point (issue 22) -----------------------------------------------------------------
+def test_evaluate_counts_melanomas_caught_and_other_lesions_called_melanoma():
+    """From argmax calls, like mel_recall. The hand example: melanomas (4->4, 4->5) one caught of two; one nevus of
+    the eight other images called melanoma (5->4)."""
+    m = metrics.evaluate(Y, P)
+    assert (m["mel_caught"], m["mel_total"], m["other_flagged"], m["other_total"]) == (1, 2, 1, 8)
+    assert m["mel_false_alarm"] == 1 / 8 and m["mel_recall"] == m["mel_caught"] / m["mel_total"]
+    assert report.mel_operating_point(m) == "caught 1 of 2 melanomas; sent 12.5% of other lesions to biopsy"
+
+
+def _bonus_metrics(auc, caught, flagged, total=100, others=400):
+    return {"auc": auc, "mel_recall": caught / total, "mel_caught": caught, "mel_total": total,
+            "other_flagged": flagged, "other_total": others, "mel_false_alarm": flagged / others}
+
+
+@pytest.mark.parametrize("flagged, bonus", [(100, True), (101, False), (400, False)])
+def test_verdict_withholds_the_bonus_over_the_false_alarm_limit(flagged, bonus):
+    """At the recall threshold, false alarms at the limit (100 of 400 = 25%) keep the bonus's verdict; one more, or
+    calling everything melanoma, says why there is no bonus with the same words as the grader."""
+    m = _bonus_metrics(TARGET_AUC, 50, flagged)
+    text = report.verdict(m)
+    assert report.mel_bonus_met(m) == bonus
+    if bonus:
+        assert text.startswith("VERDICT: beats the baseline target AND catches at least half the melanomas.")
+    else:
+        assert text.startswith("VERDICT: AUC target met, but no melanoma bonus"), text
+        assert "over the 25% the bonus allows" in text
+    assert f"caught 50 of 100 melanomas; sent {report.share(flagged / 400)} of other lesions to biopsy" in text
+    weak = report.verdict({**m, "auc": 0.8})
+    assert weak.startswith("VERDICT: melanoma recall bonus met" if bonus else "VERDICT: AUC 0.800 below 0.90")
+
+
+def test_verdict_and_headline_take_the_rubrics_bonus_rule():
+    m = _bonus_metrics(0.95, 60, 60)  # recall 0.60, false alarms 15%
+    assert report.verdict(m).startswith("VERDICT: beats the baseline target AND")
+    assert "no melanoma bonus" in report.verdict(m, threshold=0.5, max_false_alarm=0.1)
+    assert report.verdict(m, threshold=0.7).startswith("VERDICT: AUC target met, but it misses 40% of melanomas.")
+    assert "AND catches at least 60% of melanomas. Well done." in report.verdict(m, threshold=0.6)
+    head = report.headline({**m, "cancer_sensitivity": 0.5, "balanced_accuracy": 0.5, "accuracy": 0.8},
+                           max_false_alarm=0.1)
+    assert "(bonus >= 0.50, with false alarms <= 0.10)" in head
+    assert "False alarms       0.15     (other lesions called melanoma: 60 of 400)" in head

@@ -69,3 +69,25 @@ def test_the_students_forecast_uses_the_rubrics_time_limit():
     from locked import diagnosis
 
     assert diagnosis.TIME_LIMIT_S == rubric_mod.load().limits.time_limit_s
+
+
+def test_the_bonus_false_alarm_limit_defaults_to_the_courses_and_is_checked(tmp_path):
+    """One source: locked/info.py's MAX_MEL_FALSE_ALARM, which rubric.toml documents without setting it; an
+    instructor's value is read, and a wrong one names the key and the range."""
+    from locked.info import MAX_MEL_FALSE_ALARM
+
+    default = rubric_mod.load().check("mel_recall_bonus")
+    assert default.max_false_alarm == MAX_MEL_FALSE_ALARM
+    assert "# max_false_alarm = 0.25" in rubric_mod.DEFAULT.read_text()
+    assert rubric_mod.load().as_dict()["checks"]["mel_recall_bonus"]["max_false_alarm"] == MAX_MEL_FALSE_ALARM
+    assert _load(tmp_path, "[checks.mel_recall_bonus]\nmax_false_alarm = 1\n").check("mel_recall_bonus") \
+        .max_false_alarm == 1.0  # 1: no limit, the bonus on recall alone
+    for value, words in (("25", "max_false_alarm = 25: must be >= 0 and <= 1"),
+                         ("-0.1", "max_false_alarm = -0.1: must be >= 0 and <= 1"),
+                         ('"25%"', "max_false_alarm = '25%': expected a number"),
+                         ("true", "max_false_alarm = True: expected a number")):
+        with pytest.raises(rubric_mod.RubricError) as err:
+            _load(tmp_path, f"[checks.mel_recall_bonus]\nmax_false_alarm = {value}\n")
+        assert f"[checks.mel_recall_bonus] {words}" in str(err.value), str(err.value)
+    with pytest.raises(rubric_mod.RubricError, match=r"\[checks.test_auc\]: unknown key 'max_false_alarm'"):
+        _load(tmp_path, "[checks.test_auc]\nmax_false_alarm = 0.2\n")

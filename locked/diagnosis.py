@@ -14,7 +14,8 @@ Which rules fire on each of the course's solutions, and why none misleads there:
 """
 import math
 
-from locked.info import CLASS_NAMES, TARGET_MEL_RECALL
+from locked.info import CLASS_NAMES, MAX_MEL_FALSE_ALARM, TARGET_MEL_RECALL
+from locked.report import mel_operating_point, share
 
 #: Below this validation AUC a model "learned nothing useful" (chance is 0.5; the course's weakest real model, the
 #: baseline, scores 0.82; the stuck low-lr runs 0.65-0.66, the Normalize trap 0.54).
@@ -75,13 +76,17 @@ def _nevus_share(metrics):
 
 
 def _lr_text(history, config):
-    lr = (config or {}).get("lr")
-    if lr is None and history:
-        lr = history[0].get("lr")
-    opt = (config or {}).get("optimizer")
+    """The learning rate train_config.py configured: the run's config (locked.train.configured_lr), else the history's
+    when no scheduler moved it over two epochs or more. Never a scheduler's momentary rate: OneCycleLR's first is
+    max_lr / 25, and "lr=0.004" beside "try lr=0.1" misled a student who had written 0.1 (issue 22)."""
+    config = config or {}
+    lr, rates = config.get("lr"), {row.get("lr") for row in history}
+    if lr is None and len(history) > 1 and len(rates) == 1:
+        lr = rates.pop()
     if lr is None:
         return "your learning rate"
-    return f"{opt + ' ' if opt else ''}lr={lr:g}"
+    opt, scheduler = config.get("optimizer"), config.get("scheduler")
+    return f"{opt + ' ' if opt else ''}lr={lr:g}{' under ' + scheduler if scheduler else ''}"
 
 
 def rule_diverged(history, metrics, config=None, preprocessing=None, error=None):
@@ -157,11 +162,16 @@ def rule_loss_flat(history, metrics, config=None, preprocessing=None, error=None
     floor = class_share_loss(metrics)
     if last is None or last < FLAT_LOSS_FRACTION * floor:
         return None
+    change = "a larger learning rate: Adam(lr=1e-3), or SGD(lr=0.1) / SGD(lr=0.01, momentum=0.9)."
+    if (config or {}).get("scheduler") == "OneCycleLR":
+        change = ("OneCycleLR also gives SGD momentum 0.85-0.95, steps 7-20x larger than its max_lr, which can kill "
+                  "a network as surely as too small a rate stalls it: with the baseline's SGD, OneCycleLR(..., "
+                  "max_lr=0.1, cycle_momentum=False) or max_lr=0.01 (student/train_config.py).")
     return _finding("loss_flat", "The loss barely moved",
                     f"final training loss {last:.3f} vs {floor:.3f} for predicting the class shares alone; "
                     f"validation AUC {metrics['auc']:.3f}, with {_lr_text(history, config)}.",
                     "exp 03-04 (Ch2: optimizers): too small a learning rate leaves the model stuck near chance",
-                    "a larger learning rate: Adam(lr=1e-3), or SGD(lr=0.1) / SGD(lr=0.01, momentum=0.9).")
+                    change)
 
 
 def rule_majority(history, metrics, config=None, preprocessing=None, error=None):
@@ -198,18 +208,40 @@ def rule_overfitting(history, metrics, config=None, preprocessing=None, error=No
                     f"augmentation (RandomHorizontalFlip, small RandomRotation), dropout, or about {best + 1} epochs.")
 
 
+def _bonus(config):
+    """The bonus's rule (locked.report.mel_bonus_met): the rubric's values where the grader passes them as
+    config["bonus"], else the course's (locked/info.py)."""
+    rule = (config or {}).get("bonus") or {}
+    return rule.get("threshold", TARGET_MEL_RECALL), rule.get("max_false_alarm", MAX_MEL_FALSE_ALARM)
+
+
 def rule_melanoma(history, metrics, config=None, preprocessing=None, error=None):
-    """Good AUC, but most melanomas missed: the deployment lesson."""
-    if metrics is None or metrics["auc"] < GOOD_AUC or metrics["mel_recall"] >= TARGET_MEL_RECALL:
+    """The deployment lesson, both ways: a good AUC that misses most melanomas, or melanomas caught by calling too
+    many other lesions melanoma (a screening aid keeps false alarms manageable)."""
+    if metrics is None:
+        return None
+    threshold, max_false_alarm = _bonus(config)
+    point = mel_operating_point(metrics)
+    weighted = (config or {}).get("class_weights")
+    if metrics["mel_recall"] >= threshold:
+        if point is None or metrics["mel_false_alarm"] <= max_false_alarm:
+            return None
+        return _finding("melanoma", "Melanomas caught by calling too many lesions melanoma",
+                        f"AUC {metrics['auc']:.3f}; it {point}, over the {share(max_false_alarm)} the bonus allows.",
+                        "exp 15 and the deployment question: a screening aid catches melanomas while keeping false "
+                        "positives manageable",
+                        ("weaker class weights in make_loss (the square root of N / (7 * n_c))" if weighted else
+                         "fewer lesions called melanoma: find what raises P(melanoma) for every image (a loss or "
+                         "an output that favours it)") + ".")
+    if metrics["auc"] < GOOD_AUC:
         return None
     support = metrics["per_class"]["mel"]["support"]
     missed = round((1 - metrics["mel_recall"]) * support)
-    weighted = (config or {}).get("class_weights")
     change = ("a decision threshold on P(melanoma) below argmax's (python -m instructor report shows the trade-off)"
               if weighted else "class weights in make_loss (exp 15), or a lower decision threshold on P(melanoma)")
     return _finding("melanoma", "Good AUC, but most melanomas are missed",
                     f"AUC {metrics['auc']:.3f}, melanoma recall {metrics['mel_recall']:.2f} ({missed} of {support} "
-                    f"melanomas missed; the bonus needs {TARGET_MEL_RECALL:.2f}).",
+                    f"melanomas missed; the bonus needs {threshold:.2f})" + (f"; it {point}." if point else "."),
                     "exp 15 and the deployment question: the model that wins on AUC is not the one you deploy",
                     change + ".")
 
@@ -277,7 +309,9 @@ def grading_record_findings(record):
     if pre and not pre["output"].startswith("Not run"):
         preprocessing = {"ok": pre["status"] == "passed", "message": pre["output"]}
     metrics = (record.get("metrics") or {}).get("val")
-    return diagnose(record.get("history"), metrics, None, preprocessing, record.get("error"))
+    rule = ((record.get("rubric") or {}).get("checks") or {}).get("mel_recall_bonus")
+    return diagnose(record.get("history"), metrics, {"bonus": rule} if rule else None, preprocessing,
+                    record.get("error"))
 
 
 def from_grading_record(record):

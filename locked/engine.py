@@ -180,7 +180,9 @@ def check_scheduler_step(sub, scheduler, n_steps):
                                   f"built for {scheduler.total_steps} steps: {fate}. OneCycleLR is a per-batch "
                                   "schedule: set SCHEDULER_STEP = \"batch\" and build it with "
                                   "`def make_scheduler(optimizer, steps_per_epoch): return OneCycleLR(optimizer, "
-                                  "max_lr=0.1, epochs=EPOCHS, steps_per_epoch=steps_per_epoch)`.")
+                                  "max_lr=0.1, epochs=EPOCHS, steps_per_epoch=steps_per_epoch, "
+                                  "cycle_momentum=False)` (with SGD: OneCycleLR's own momentum 0.85-0.95 at "
+                                  "max_lr=0.1 makes the steps too large to train).")
 
 
 def step_scheduler(sub, scheduler, when, val_loss=None):

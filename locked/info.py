@@ -41,9 +41,13 @@ OFFICIAL_COUNTS = {
     "test": (66, 103, 220, 23, 223, 1341, 29),
 }
 
-#: The course's targets: macro AUC to pass, melanoma recall for the bonus.
+#: The course's targets: macro AUC to pass; for the bonus, melanoma recall at least TARGET_MEL_RECALL while sending
+#: at most MAX_MEL_FALSE_ALARM of the other lesions to biopsy (the share of non-melanoma images predicted melanoma),
+#: so that calling everything melanoma (recall 1, false alarms 1.0) earns nothing. 0.25: every published experiment
+#: that reaches the recall sits at 0.08-0.21 (solutions/published.json; instructor_tests/test_scoring.py).
 TARGET_AUC = 0.90
 TARGET_MEL_RECALL = 0.50
+MAX_MEL_FALSE_ALARM = 0.25
 
 assert len(LONG_NAMES) == NUM_CLASSES
 assert all(sum(OFFICIAL_COUNTS[s]) == SPLIT_SIZES[s] for s in SPLITS)

@@ -70,6 +70,7 @@ def evaluate(y_true, proba):
         names = [CLASS_NAMES[i] for i in missing]
         raise ValueError(f"y_true has no example of {names}; macro one-vs-rest AUC needs every class present.")
     pred = p.argmax(axis=1)
+    mel, flagged = y == MEL, pred == MEL
     precision, recall, f1, support = precision_recall_fscore_support(
         y, pred, labels=labels, zero_division=0
     )
@@ -87,6 +88,11 @@ def evaluate(y_true, proba):
         "accuracy": float((pred == y).mean()),
         "balanced_accuracy": balanced_accuracy(per_class),
         "mel_recall": float(recall[MEL]),
+        # The bonus's operating point (locked.report.mel_bonus_met): melanomas caught, and the other lesions sent to
+        # biopsy as melanoma, whose share is the false-alarm rate. Argmax calls, like mel_recall.
+        "mel_caught": int((mel & flagged).sum()), "mel_total": int(mel.sum()),
+        "other_flagged": int((~mel & flagged).sum()), "other_total": int((~mel).sum()),
+        "mel_false_alarm": float((~mel & flagged).sum() / (~mel).sum()),
         "cancer_sensitivity": cancer_sensitivity(per_class),
         "per_class": per_class,
         "confusion_matrix": confusion_matrix(y, pred, labels=labels).tolist(),

@@ -26,14 +26,14 @@ def measure_speed(sub, model, splits, steps=PROBE_STEPS, warmup=WARMUP_STEPS):
     """The submission's own one-thread CPU speed, as the grader runs it: seconds per training step and per pass over
     the validation split. CPU time, not wall time: a busy laptop (or a shared server) would otherwise inflate it.
     Works on copies with every random state restored, so the real run is unchanged.
-    Also returns the config the diagnosis reads (optimizer, lr, class weights)."""
+    Also returns the config the diagnosis reads (optimizer, configured lr, scheduler, class weights)."""
     torch = engine.torch
     threads, states = torch.get_num_threads(), (random.getstate(), np.random.get_state())
     try:
         torch.set_num_threads(1)
         with torch.random.fork_rng(devices=[]):
             probe = copy.deepcopy(model).to("cpu").train()
-            optimizer, criterion, _ = engine.make_training_objects(sub, probe, splits.class_counts("train"))
+            optimizer, criterion, scheduler = engine.make_training_objects(sub, probe, splits.class_counts("train"))
             channels_last = engine._channels_last_ok(probe, "cpu")
             bs, n = sub.batch_size, len(splits.labels["train"])
             batches = [[i % n for i in range(k * bs, (k + 1) * bs)] for k in range(warmup + steps)]
@@ -60,11 +60,20 @@ def measure_speed(sub, model, splits, steps=PROBE_STEPS, warmup=WARMUP_STEPS):
         random.setstate(states[0])
         np.random.set_state(states[1])
     steps_per_epoch = max(1, n // bs + (n % bs > 1))
-    config = {"optimizer": type(optimizer).__name__, "lr": optimizer.param_groups[0].get("lr"),
+    config = {"optimizer": type(optimizer).__name__, "lr": configured_lr(optimizer),
+              "scheduler": type(scheduler).__name__ if scheduler is not None else None,
               "class_weights": getattr(criterion, "weight", None) is not None, "epochs": sub.epochs,
               "batch_size": bs}
     return {"step_seconds": step, "steps_per_epoch": steps_per_epoch, "eval_seconds": evaluation,
             "predict_seconds": evaluation * (1 + len(splits.images["test"]) / len(splits.images["val"]))}, config
+
+
+def configured_lr(optimizer):
+    """The learning rate train_config.py set, for the diagnosis. A scheduler moves param_groups' "lr" as soon as it
+    is built (OneCycleLR to max_lr / 25: the "lr=0.004" of issue 22), so this reads what it was given: OneCycleLR's
+    max_lr (it replaces the optimizer's rate), else the rate any other scheduler started from, else lr."""
+    group = optimizer.param_groups[0]
+    return group.get("max_lr", group.get("initial_lr", group.get("lr")))
 
 
 def forecast_for(speed, epochs, time_limit_s=diagnosis.TIME_LIMIT_S, cpu_share=diagnosis.GRADING_CPU_SHARE):

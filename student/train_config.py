@@ -25,7 +25,8 @@ BATCH_SIZE = 32
 
 # Applied to every TRAINING image (a PIL image, 28x28 RGB) each time it is used, so random augmentations
 # differ every epoch. It must end in a float tensor of shape 3x28x28 with pixels in [0, 1], like validation.
-# Try: transforms.RandomHorizontalFlip(), transforms.RandomRotation(15), transforms.ColorJitter(...).
+# Try: transforms.RandomHorizontalFlip(), transforms.RandomRotation(15),
+# transforms.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.05).
 # Trap: a transforms.Normalize here (and not at validation) shows the model different data at test time.
 train_transform = transforms.Compose([
     transforms.ToTensor(),
@@ -33,7 +34,8 @@ train_transform = transforms.Compose([
 
 
 def make_optimizer(model):
-    """Which optimizer updates the weights, and how fast. Try Adam(lr=1e-3) or SGD with momentum=0.9.
+    """Which optimizer updates the weights, and how fast. Try Adam(lr=1e-3), or SGD(lr=0.01, momentum=0.9):
+    momentum adds up about the last 10 steps, so it needs a 10x smaller lr (SGD(lr=0.1, momentum=0.9) kills this model).
     To freeze layers, set requires_grad=False in model.py; optimizers skip parameters that get no gradient."""
     return torch.optim.SGD(model.parameters(), lr=0.1)
 
@@ -52,7 +54,11 @@ def make_scheduler(optimizer):
       "epoch"     scheduler.step() after every epoch (the default; CosineAnnealingLR, StepLR)
       "batch"     scheduler.step() after every optimizer step (OneCycleLR, a warm-up). Take a second argument,
                   def make_scheduler(optimizer, steps_per_epoch), to know how many steps an epoch has, e.g.
-                  OneCycleLR(optimizer, max_lr=0.1, epochs=EPOCHS, steps_per_epoch=steps_per_epoch)
+                  OneCycleLR(optimizer, max_lr=0.1, epochs=EPOCHS, steps_per_epoch=steps_per_epoch,
+                             cycle_momentum=False)
+                  (by default OneCycleLR also gives SGD momentum 0.85-0.95, steps 7-20x larger, and max_lr=0.1 then
+                  kills this model: keep cycle_momentum=False, or keep the momentum with max_lr=0.01), or a warm-up,
+                  LinearLR(optimizer, start_factor=0.1, total_iters=steps_per_epoch) (lr rises over the first epoch)
       "val_loss"  scheduler.step(val_loss) after every epoch's validation (ReduceLROnPlateau(optimizer))
     A scheduler stepped the wrong way is refused before training, with the setting it needs."""
     return None
