@@ -42,6 +42,9 @@ def main(argv=None):
         before = Path(tmp) / "before"
         subprocess.run(["git", "worktree", "add", "--detach", str(before), args.before], cwd=ROOT, check=True,
                        capture_output=True)
+        env = {**os.environ, "DERMA_SYNTHETIC_SCALE": f"{args.scale:g}"}
+        subprocess.run([sys.executable, "-c", "import sys; from locked import data; data.locate(sys.argv[1], True)",
+                        str(Path(tmp) / "data")], cwd=ROOT, env=env, check=True)  # the data, made before timing
         try:
             sides, times = {"before": before, "after": ROOT}, {"before": [], "after": []}
             for i in range(args.repeats):
