@@ -8,8 +8,8 @@ What counts as a student's two files inside each one is decided by locked/upload
 uses, so a submission refused here is refused on Gradescope with the same message.
 
 Grading is `python -m instructor suite`'s machinery (instructor/suite.py grade_all): one worker process and one
-sandbox per submission, N at once, resumable (a submission graded on the same data with the same files and rubric
-is kept), a progress bar with ETA. OUT is a suite folder (one result folder per submission) plus
+sandbox per submission, N at once, resumable (a submission is kept while its files, the data and test set, the
+grader key, the rubric and the grader's sources are unchanged: suite.resume_key), a progress bar with ETA. OUT is a suite folder (one result folder per submission) plus
     gradebook.csv       one row per student: score per check, test AUC, melanoma recall, cancer sensitivity,
                         flags, errors
     class_report.html   score and AUC distributions, melanoma recall vs AUC, the submissions a clinic would deploy
@@ -27,7 +27,8 @@ from pathlib import Path
 
 from grader.preflight import EnvironmentUnusable
 from instructor import suite
-from locked.info import TARGET_AUC, TARGET_MEL_RECALL
+from locked.info import MAX_MEL_FALSE_ALARM, TARGET_AUC, TARGET_MEL_RECALL
+from locked.report import mel_bonus_met, mel_operating_point, share
 from locked.text import shown
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
@@ -246,11 +247,23 @@ def write_gradebook(path, book):
 
 # --- the class report --------------------------------------------------------------------------------------------
 
+def bonus_rule(ctx):
+    """(threshold, max_false_alarm) of the melanoma bonus the class was graded with: the rubric in its records, else
+    the course's (locked/info.py)."""
+    for record in ctx["records"].values():
+        rule = ((record.get("rubric") or {}).get("checks") or {}).get("mel_recall_bonus") or {}
+        if rule:
+            return rule.get("threshold", TARGET_MEL_RECALL), rule.get("max_false_alarm", MAX_MEL_FALSE_ALARM)
+    return TARGET_MEL_RECALL, MAX_MEL_FALSE_ALARM
+
+
 def deployable(ctx):
-    """Submissions a clinic could deploy, best first: test AUC at the target and at least half the melanomas
-    flagged for biopsy, ranked by cancer sensitivity (screening view of instructor/deployment.py), then by fewer
-    biopsies. Returns (rows, screening by id)."""
+    """Submissions a clinic could deploy, best first: test AUC at the target and the melanoma bonus's operating point
+    (locked.report.mel_bonus_met: recall at the threshold with false alarms within the limit; calling every lesion
+    melanoma is not deployable), ranked by cancer sensitivity (screening view of instructor/deployment.py), then by
+    fewer biopsies. Returns (rows, screening by id); each screening also holds the bonus's numbers under "mel"."""
     from instructor import deployment
+    from locked import metrics
 
     if ctx["labels"] is None:
         return [], {}
@@ -258,8 +271,10 @@ def deployable(ctx):
     screen = {eid: deployment.screening(y, deployment.flags_cancer(p["test"])) for eid, p in ctx["probas"].items()}
     for eid, p in ctx["probas"].items():
         screen[eid]["at_90_specificity"] = deployment.sensitivity_at_specificity(y, p["test"], 0.90)["sensitivity"]
+        screen[eid]["mel"] = metrics.evaluate(y, p["test"])
+    threshold, max_false_alarm = bonus_rule(ctx)
     ok = [r for r in ctx["rows"] if r["id"] in screen and r["test_auc"] >= TARGET_AUC
-          and screen[r["id"]]["mel_recall"] >= TARGET_MEL_RECALL]
+          and mel_bonus_met(screen[r["id"]]["mel"], threshold, max_false_alarm)]
     ok.sort(key=lambda r: (-screen[r["id"]]["cancer_sensitivity"], screen[r["id"]]["biopsy_rate"], -r["test_auc"]))
     return ok, screen
 
@@ -274,6 +289,9 @@ def report_html(out, book, ctx, notes=()):
     scores = [r["score"] for r in ctx["rows"] if r["score"] is not None]
     max_score = next((r["max_score"] for r in ctx["rows"] if r["max_score"]), None)
     candidates, screen = deployable(ctx)
+    threshold, max_false_alarm = bonus_rule(ctx)
+    bonus = (f"the melanoma bonus's operating point (melanoma recall >= {threshold:.2f} with at most "
+             f"{share(max_false_alarm)} of other lesions sent to biopsy)")
     figs = [(plots.histogram(scores, "score", "Scores", [(max_score, "full marks")] if max_score else ()),
              "Scores, every graded submission (bonus points included)."),
             (plots.histogram([r["test_auc"] for r in ok], "test macro AUC", "Test AUC",
@@ -286,7 +304,8 @@ def report_html(out, book, ctx, notes=()):
               "student rows without a grade"),
              ("trained", f"{len(ok)} / {len(graded)}", "the others failed a check; see errors in the gradebook"),
              (f"test AUC >= {TARGET_AUC:.2f}", f"{sum(r['test_auc'] >= TARGET_AUC for r in ok)}", ""),
-             ("deployable", f"{len(candidates)}", f"AUC target and melanoma recall >= {TARGET_MEL_RECALL:.1f}")]
+             ("deployable", f"{len(candidates)}", f"AUC target and melanoma recall >= {threshold:.2f} with false "
+              f"alarms <= {share(max_false_alarm)}")]
     if scores:
         cards.insert(1, ("median score", f"{sorted(scores)[len(scores) // 2]:.1f}", f"of {max_score:g}"
                          if max_score else ""))
@@ -303,27 +322,30 @@ def report_html(out, book, ctx, notes=()):
     if top_auc and top_auc["id"] in screen:
         answer += (f" For comparison, the highest test AUC ({top_auc['test_auc']:.3f}, {top_auc['id']}) flags "
                    f"{screen[top_auc['id']]['mel_recall']:.0%} of melanomas for biopsy.")
-    head = ("<tr><th class='l'>submission</th><th class='l'>students</th><th>test AUC</th><th>melanoma caught</th>"
-            "<th>cancer sens.</th><th>specificity</th><th>biopsy rate</th><th>mel. sens. at 90% spec.</th>"
-            "<th>score</th></tr>")
+    head = ("<tr><th class='l'>submission</th><th class='l'>students</th><th>test AUC</th>"
+            "<th class='l'>melanoma bonus: caught, false alarms</th><th>cancer sens.</th><th>specificity</th>"
+            "<th>biopsy rate</th><th>mel. sens. at 90% spec.</th><th>score</th></tr>")
     body = "".join(
         f"<tr><td class='l'>{esc(r['id'])}</td><td class='l'>{esc(ctx['infos'][r['id']].get('name', ''))}</td>"
         f"<td>{fmt(r['test_auc'], 4)}</td>"
-        f"<td class='{report.mel_class(screen[r['id']]['mel_recall'])}'>{fmt(screen[r['id']]['mel_recall'], pct=True)}"
-        f"</td><td><b>{fmt(screen[r['id']]['cancer_sensitivity'], pct=True)}</b></td>"
+        f"<td class='l {report.mel_class(screen[r['id']]['mel']['mel_recall'])}'>"
+        f"{esc(mel_operating_point(screen[r['id']]['mel']))}</td>"
+        f"<td><b>{fmt(screen[r['id']]['cancer_sensitivity'], pct=True)}</b></td>"
         f"<td>{fmt(screen[r['id']]['specificity'], pct=True)}</td><td>{fmt(screen[r['id']]['biopsy_rate'], pct=True)}"
         f"</td><td>{fmt(screen[r['id']]['at_90_specificity'], pct=True)}</td><td>{r['score']:g}</td></tr>"
         for r in candidates[:DEPLOY_SHOWN])
     question = "<b>Which submission would a clinic deploy?</b>"
     deploy = (f"<div class='answer' id='deploy-answer'>{question} {esc(answer)}</div>"
               f"<div class='scroll'><table id='deployable'>{head}{body}</table></div>"
-              f"<p class='note'>{len(candidates)} submission(s) reach test AUC {TARGET_AUC:.2f} and flag at least "
-              f"{TARGET_MEL_RECALL:.0%} of melanomas for biopsy; the best {min(len(candidates), DEPLOY_SHOWN)} by "
-              "cancer sensitivity (mean of akiec, bcc, mel caught), then fewer biopsies. A cancer is caught when the "
-              "predicted class is any cancer (a melanoma called bcc still gets its biopsy). Test split.</p>"
+              f"<p class='note'>{len(candidates)} submission(s) reach test AUC {TARGET_AUC:.2f} and {esc(bonus)}: "
+              "melanoma is the predicted class, as the grader counts it. The best "
+              f"{min(len(candidates), DEPLOY_SHOWN)} by "
+              "cancer sensitivity (mean of akiec, bcc, mel caught), then fewer biopsies; in the columns after the "
+              "bonus a cancer is caught when the predicted class is any cancer (a melanoma called bcc still gets its "
+              "biopsy). Test split.</p>"
               if candidates else
               f"<div class='answer' id='deploy-answer'>{question} None reaches "
-              f"test AUC {TARGET_AUC:.2f} while flagging at least {TARGET_MEL_RECALL:.0%} of melanomas. "
+              f"test AUC {TARGET_AUC:.2f} at {esc(bonus)}. "
               f"{esc(answer)}</div>")
     problems = [b for b in book if b["flags"] or b["errors"]]
     seen, items = set(), []
@@ -355,14 +377,15 @@ def report_html(out, book, ctx, notes=()):
 # --- the command -------------------------------------------------------------------------------------------------
 
 def run(export, out, data_dir=None, synthetic=False, rerun=False, rubric=None, threads=None, time_limit=None,
-        memory_limit=None, jobs=None, progress=True, log=None):
-    """Grade the class; write the gradebook and the report; return (summary, gradebook rows, notes)."""
+        memory_limit=None, jobs=None, progress=True, log=None, cluster=None):
+    """Grade the class (here, or on the Dask `cluster`); write the gradebook and the report; return (summary,
+    gradebook rows, notes)."""
     from grader import rubric as rubric_mod
 
     entries, notes = discover(export)
     summary = suite.grade_all(entries, out, data_dir, synthetic, rerun, rubric, threads, time_limit, memory_limit,
                               progress, log, jobs, desc="class", source=export,
-                              command="grade-class" if sys.argv[1:2] == ["grade-class"] else None)
+                              command="grade-class" if sys.argv[1:2] == ["grade-class"] else None, cluster=cluster)
     checks = [c.key for c in rubric_mod.load(rubric).checks]
     book, ctx = gradebook(summary["out"], entries, checks)
     write_gradebook(Path(summary["out"]) / GRADEBOOK, book)
@@ -379,7 +402,7 @@ def main(args):
     try:
         summary, book, notes = run(args.export, args.out, args.data_dir, args.synthetic, args.rerun, args.rubric,
                                    args.threads, args.time_limit, args.memory_limit, args.jobs,
-                                   progress=not args.no_progress)
+                                   progress=not args.no_progress, cluster=args.cluster)
     except (ExportError, data.DataUnavailable, EnvironmentUnusable) as err:  # nothing graded: the cause, the fix
         print(err, file=sys.stderr)
         return 2
@@ -388,8 +411,8 @@ def main(args):
     ungraded = [b for b in book if b["status"] == "not graded"]
     print(f"\nData: {summary['data']['label']}")
     print(f"{len(summary['graded'])} graded, {len(summary['resumed'])} kept from earlier runs, "
-          f"{len(summary['failed'])} grader failures, in {summary['wall_seconds']:.0f} s wall with "
-          f"{summary['jobs']} sandbox(es) at once.")
+          f"{len(summary['failed'])} grader failures, in {summary['wall_seconds']:.0f} s wall "
+          + (f"on the cluster {args.cluster}." if args.cluster else f"with {summary['jobs']} sandbox(es) at once."))
     if ungraded:
         print(f"{len(ungraded)} student row(s) have no grade (the grader failed; see errors in the gradebook).")
     out = Path(summary["out"])

@@ -8,11 +8,13 @@ probabilities, experiment.json with what the experiment is and where it was grad
 OUT/labels.npz holds the val and test labels for the ensembles of `python -m instructor report`; OUT/suite.json logs
 every run.
 
-Resumable: an experiment whose grading_record.json was made from the same data (same provenance key), from the same
-two files and with the same rubric checks is not graded again unless --rerun. An experiment skipped because its
-pretrained weights were missing is retried once they are in the cache. Experiments that need weights that cannot be
-loaded are reported as skipped, with the fix; the child raises WeightsUnavailable instead of training from random
-initialisation, so nothing is trained silently.
+Resumable: an experiment is not graded again (unless --rerun) while everything its grade depends on is unchanged
+(its resume key, kept in experiment.json): its two files, the data and the test set it is scored on (digests of the
+arrays, so a new private test file counts), the grader key, the rubric (checks, limits, test and integrity settings)
+and the grader's own sources (`grader_version`). An experiment skipped because its pretrained weights were missing
+is retried once they are in the cache. Experiments that need weights that cannot be loaded are reported as skipped,
+with the fix; the child raises WeightsUnavailable instead of training from random initialisation, so nothing is
+trained silently.
 
 The parent never imports torch (see grader/grade.py): this module only reads records and numpy arrays.
 """
@@ -40,6 +42,7 @@ from locked.submission import SubmissionError
 from locked.info import TARGET_AUC, TARGET_MEL_RECALL
 
 DEFAULT_OUT = "runs/suite"
+GRADER_SOURCES = tuple(Path(__file__).resolve().parent.parent / name for name in ("grader", "locked"))  # grader_version
 RECORD, PREDICTIONS, EXPERIMENT, LABELS, SUITE, LOG = (
     "grading_record.json", "predictions.npz", "experiment.json", "labels.npz", "suite.json", "grader.log")
 WEIGHTS_GLOB = "resnet18-*.pth"  # torchvision's cached ImageNet ResNet18 file name
@@ -128,11 +131,15 @@ def describe(folder):
 # --- where and on what it ran ------------------------------------------------------------------------------------
 
 def provenance_key(provenance):
-    """What makes two gradings comparable: the same data (not the same path to it)."""
+    """What makes two gradings comparable: the same data and the same private test file, if any (not the same paths
+    to them)."""
     if provenance.get("kind") == "synthetic":
-        return {"kind": "synthetic", "scale": float(provenance.get("scale", 1.0)),
-                "generator_version": provenance.get("generator_version")}
-    return {"kind": provenance.get("kind"), "md5": provenance.get("md5")}
+        key = {"kind": "synthetic", "scale": float(provenance.get("scale", 1.0)),
+               "generator_version": provenance.get("generator_version")}
+    else:
+        key = {"kind": provenance.get("kind"), "md5": provenance.get("md5")}
+    test_md5 = (provenance.get("test") or {}).get("md5")
+    return {**key, "test_md5": test_md5} if test_md5 else key
 
 
 def hardware():
@@ -320,42 +327,79 @@ def fingerprint(submission):
     """sha256 of the two files the grader would take from `submission` (None if it has no valid pair): a
     submission whose files changed since it was graded is graded again."""
     try:
-        found = upload.read(submission)
+        return _digest(upload.read(submission))
     except SubmissionError:
         return None
+
+
+def _digest(found):
     digest = hashlib.sha256()
     for name in sorted(found.files):
         digest.update(name.encode() + b"\0" + found.files[name] + b"\0")
     return digest.hexdigest()
 
 
-def up_to_date(exp_dir, key, files, checks):
-    """The record in exp_dir if it is finished on data `key` (see finished), of the same files, and scored with
-    the same checks and points; else None."""
-    record = finished(exp_dir, key)
+def grader_version():
+    """sha256 of every source file in grader/ and locked/ (the grader, and the harness it runs beside the student's
+    code): any edit there may change a grade. A digest rather than a number, so no edit can forget to bump it."""
+    digest = hashlib.sha256()
+    for folder in GRADER_SOURCES:
+        for path in sorted(Path(folder).rglob("*.py")):
+            digest.update(path.relative_to(folder.parent).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def submission_key(submission):
+    """The submission's part of the resume key: its files' fingerprint, or the refusal it gets, so that a changed
+    upload that is still refused is graded again for its own message."""
+    try:
+        return _digest(upload.read(submission))
+    except SubmissionError as err:
+        return f"refused: {err}"
+
+
+def resume_key(splits, grader_key, rules):
+    """What every grading of one run depends on besides the submission: the data and the test set as scored (their
+    arrays' digest covers a private test file and the grader's synthetic draw), the grader key (it picks the
+    perturbations), the rubric as loaded (checks, limits, test and integrity settings; not its path), the grader's
+    sources. JSON-shaped, as experiment.json keeps it."""
+    from grader import integrity
+
+    arrays = hashlib.sha256()
+    for split in ("train", "val", "test"):
+        arrays.update(np.ascontiguousarray(splits.images[split]).tobytes())
+        arrays.update(np.ascontiguousarray(splits.labels[split]).tobytes())
+    rubric = {k: v for k, v in rules.as_dict().items() if k != "source"}
+    return json.loads(json.dumps({"data": provenance_key(splits.provenance), "arrays": arrays.hexdigest(),
+                                  "grader_key": integrity.derive(grader_key, "resume key"), "rubric": rubric,
+                                  "grader": grader_version()}))
+
+
+def up_to_date(exp_dir, key):
+    """The record in exp_dir if it is finished on this data (see finished) and was graded with the same resume key
+    (resume_key, plus the submission's under "submission"); else None."""
     info = _read_json(Path(exp_dir) / EXPERIMENT) or {}
-    if record is None or info.get("fingerprint", files) != files:
-        return None
-    if (record.get("rubric") or {}).get("checks", checks) != checks:
-        return None
-    return record
+    return finished(exp_dir, key["data"]) if info.get("resume_key") == key else None
 
 
 def run(solutions, out=DEFAULT_OUT, data_dir=None, synthetic=False, only=None, rerun=False, rubric=None,
-        threads=None, time_limit=None, memory_limit=None, progress=True, log=None, jobs=None):
+        threads=None, time_limit=None, memory_limit=None, progress=True, log=None, jobs=None, cluster=None):
     """Grade the experiments, `jobs` at a time; return the suite summary dict (also written to OUT/suite.json)."""
     entries = [{"id": f.name, "submission": f, "info": describe(f)} for f in experiment_folders(solutions, only)]
     return grade_all(entries, out, data_dir, synthetic, rerun, rubric, threads, time_limit, memory_limit, progress,
                      log, jobs, desc="suite", source=solutions,
-                     command="suite" if sys.argv[1:2] == ["suite"] else None)
+                     command="suite" if sys.argv[1:2] == ["suite"] else None, cluster=cluster)
 
 
 def grade_all(entries, out, data_dir=None, synthetic=False, rerun=False, rubric=None, threads=None, time_limit=None,
-              memory_limit=None, progress=True, log=None, jobs=None, desc="suite", source=None, command=None):
+              memory_limit=None, progress=True, log=None, jobs=None, desc="suite", source=None, command=None,
+              cluster=None):
     """Grade every entry ({"id", "submission", "info"}) into OUT/<id>/ with `jobs` sandboxes at once (default: one
     per core), each grading in its own worker process (instructor/worker.py), resumably; write OUT/suite.json
-    after each one. One grading that crashes, hangs or is killed is reported as failed; the others go on."""
+    after each one. One grading that crashes, hangs or is killed is reported as failed; the others go on.
+    `cluster` (a Dask scheduler's address or a cluster file): one task per submission there (instructor/cluster.py)."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
+    from functools import partial
     from queue import SimpleQueue
 
     from tqdm import tqdm
@@ -364,42 +408,43 @@ def grade_all(entries, out, data_dir=None, synthetic=False, rerun=False, rubric=
     from grader.grade import prepare_data
 
     out = Path(out).resolve()
-    path, provenance = data.locate(data_dir, synthetic)  # raises DataUnavailable before anything is graded
-    key = provenance_key(provenance)
     rules = rubric_mod.load(rubric, threads=threads, time_limit_s=time_limit, memory_limit_mb=memory_limit)
-    threads, checks = rules.limits.threads, rules.as_dict()["checks"]
+    # the data and the test labels the grader scores on (a private file, or its own synthetic draw), as it reads
+    # them; DataUnavailable before anything is graded
+    splits, grader_key, _ = prepare_data(rules, data_dir, synthetic)
+    provenance = splits.provenance
+    key = provenance_key(provenance)
+    threads = rules.limits.threads
     jobs = jobs or worker.default_jobs(threads)
     if jobs < 1:
         raise SystemExit(f"-j {jobs}: give the number of sandboxes to run at once, 1 or more.")
     preflight_check(rules.limits, extra_read=[settings.weights_cache()])  # EnvironmentUnusable: nothing graded
     out.mkdir(parents=True, exist_ok=True)
-    # the test labels the grader scores on (a private file, or its own synthetic draw), not the file's
-    _save_labels(out, prepare_data(rubric_mod.load(rubric), data_dir, synthetic)[0], provenance)
+    _save_labels(out, splits, provenance)
+    run_key = resume_key(splits, grader_key, rules)
     hw = hardware()
     write = log or (lambda msg: tqdm.write(msg, file=sys.stderr))
     warning = worker.memory_warning(jobs, rules.limits.memory_limit_mb)
-    if warning:
+    if warning and not cluster:
         write("Warning: " + warning)
     previous = _read_json(out / SUITE) or {}
     previous_runs = previous.get("runs", []) if previous.get("key") == key else []
     t0, graded, resumed, failed = time.monotonic(), [], [], {}
     invocation = {"started": _now(), "wall_seconds": 0.0, "finished": False, "graded": graded, "resumed": resumed,
-                  "failed": failed, "hardware": hw, "threads": threads, "jobs": jobs,
+                  "failed": failed, "hardware": hw, "threads": threads, "jobs": jobs, "cluster": cluster,
                   "command": " ".join(["python -m instructor", *sys.argv[1:]]) if command else ""}
     order = {e["id"]: i for i, e in enumerate(entries)}
     todo = []
     for entry in entries:
-        entry["info"]["fingerprint"] = fingerprint(entry["submission"])
-        exp_dir = out / entry["id"]
-        record = None if rerun else up_to_date(exp_dir, key, entry["info"]["fingerprint"], checks)
-        if record is None:
+        info = entry["info"]
+        info["fingerprint"] = fingerprint(entry["submission"])
+        info["resume_key"] = {**run_key, "submission": submission_key(entry["submission"])}
+        if rerun or up_to_date(out / entry["id"], info["resume_key"]) is None:
             todo.append(entry)
-            continue
-        resumed.append(entry["id"])
-        if not (exp_dir / EXPERIMENT).exists():  # a record from before experiment.json existed
-            (exp_dir / EXPERIMENT).write_text(json.dumps(entry["info"], indent=1))
+        else:
+            resumed.append(entry["id"])
     if resumed:
-        write(f"{len(resumed)} already graded on this data with the same files and rubric, kept "
+        write(f"{len(resumed)} already graded with the same files, data, test set, rubric and grader, kept "
               "(use --rerun to grade again)")
     request = {"rubric": str(Path(rubric).resolve()) if rubric else None, "synthetic": synthetic,
                "data_dir": str(Path(data_dir).resolve()) if data_dir else None, "threads": threads,
@@ -423,8 +468,15 @@ def grade_all(entries, out, data_dir=None, synthetic=False, rerun=False, rubric=
 
     bar = tqdm(total=len(entries), initial=len(resumed), desc=desc, unit="grading", disable=not progress,
                file=sys.stderr, smoothing=0)
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(grade_one, entry): entry for entry in todo}
+    if cluster and todo:  # the same gradings as Dask tasks; their result files come back into OUT/<id>/
+        from instructor import cluster as remote
+        pool = remote.Pool(cluster, out, request, run_key, deadline, grade_one, write)
+        submit = pool.submit
+    else:
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        submit = partial(pool.submit, grade_one)
+    with pool:
+        futures = {submit(entry): entry for entry in todo}
         try:
             for future in as_completed(futures):
                 entry = futures[future]
@@ -481,7 +533,7 @@ def main(args):
     try:
         summary = run(args.solutions, args.out, args.data_dir, args.synthetic, parse_only(args.only), args.rerun,
                       args.rubric, args.threads, args.time_limit, args.memory_limit, progress=not args.no_progress,
-                      jobs=args.jobs)
+                      jobs=args.jobs, cluster=args.cluster)
     except (data.DataUnavailable, EnvironmentUnusable) as err:  # nothing was graded: one line, the cause, the fix
         print(err, file=sys.stderr)
         return 2
@@ -491,16 +543,19 @@ def main(args):
     for eid, note in summary["failed"].items():
         print(f"{eid}: the grader failed: {note}")
     print(f"\n{len(summary['graded'])} graded, {len(summary['resumed'])} kept from earlier runs, in "
-          f"{summary['wall_seconds']:.0f} s wall with {summary['jobs']} sandbox(es) at once. "
-          f"Results in {summary['out']}/ ; "
-          f"report: python -m instructor report {summary['out']}")
+          f"{summary['wall_seconds']:.0f} s wall "
+          + (f"on the cluster {args.cluster}. " if args.cluster else f"with {summary['jobs']} sandbox(es) at once. ")
+          + f"Results in {summary['out']}/ ; report: python -m instructor report {summary['out']}")
     return 0
 
 
 def add_parallel_arguments(parser):
-    """-j and --threads, shared by `suite` and `grade-class`."""
+    """-j, --cluster and --threads, shared by `suite` and `grade-class`."""
     parser.add_argument("-j", "--jobs", type=int, help="sandboxes at once (default: cores / threads, "
                         f"{worker.default_jobs()} here)")
+    parser.add_argument("--cluster", metavar="ADDRESS|FILE", help="grade on a Dask cluster instead, one task per "
+                        "submission: a scheduler's address (tcp://HOST:8786) or a cluster YAML file (Slurm, PBS, "
+                        "SGE, LSF, Kubernetes); see docs/GRADING_A_CLASS.md")
     parser.add_argument("--threads", type=int, help="torch threads per run (default: the rubric's, 1)")
 
 

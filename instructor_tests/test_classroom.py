@@ -133,10 +133,20 @@ def test_export_that_is_not_a_class_is_refused_with_the_fix(tmp_path):
         classroom.discover(bad)
 
 
-def test_spreadsheet_formulas_in_names_stay_text():
-    assert classroom._cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
-    assert classroom._cell("@SUM(A1)").startswith("'") and classroom._cell("Alice") == "Alice"
-    assert classroom._cell(0.123456) == "0.1235" and classroom._cell(None) == ""
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what Excel, LibreOffice and Sheets read as a formula
+
+
+@pytest.mark.parametrize("start", FORMULA_STARTS)
+def test_spreadsheet_formulas_in_names_stay_text(start):
+    """OWASP's CSV-injection list: a student's text never starts a cell with one (a quote goes first, a CR is
+    escaped), and the text itself is kept."""
+    cell = classroom._cell(start + 'HYPERLINK("http://x")')
+    assert cell[:1] not in FORMULA_STARTS and cell.endswith('HYPERLINK("http://x")'), repr(cell)
+
+
+def test_plain_names_and_numbers_are_written_as_they_are():
+    assert classroom._cell("Alice") == "Alice" and classroom._cell("O'Neil-Smith") == "O'Neil-Smith"
+    assert classroom._cell(0.123456) == "0.1235" and classroom._cell(-0.5) == "-0.5000" and classroom._cell(None) == ""
 
 
 # --- the worker process: a grader that hangs or crashes is stopped and reported ----------------------------------
@@ -185,8 +195,6 @@ def graded_class(tmp_path_factory):
     export, out = gradescope_export(tmp / "export"), tmp / "out"
     env = {**os.environ, "DERMA_DATA_DIR": str(tmp / "data"), "DERMA_SYNTHETIC_SCALE": "0.2",
            "PYTHONPATH": str(REPO)}
-    for name in ("DERMA_SYNTHETIC", "DERMAMNIST_SYNTHETIC", "DERMAMNIST_ROOT", "DERMAMNIST_SYNTHETIC_SCALE"):
-        env.pop(name, None)
     args = [str(export), "--out", str(out), "-j", "2", "--synthetic", "--rubric", str(RUBRIC),
             "--time-limit", str(LIMIT_S), "--memory-limit", "1200"]
     proc, seconds = _cli(args, env)
@@ -251,3 +259,35 @@ def test_second_run_keeps_everything_and_a_changed_submission_is_regraded(graded
     with open(out / classroom.GRADEBOOK, newline="", encoding="utf-8") as f:
         eve = _row(list(csv.DictReader(f)), "Eve Sol")
     assert eve["status"] == "ok" and "same files" not in eve["flags"]
+
+
+# --- the deploy table: the melanoma bonus's operating point (issue 22) ----------------------------------------------
+def _deploy_ctx(limit=None):
+    """Two submissions with the same ranking on 20 test images per class: one honest, with 12 of the 120 other
+    lesions called melanoma (10%), and the same output changed so melanoma is every image's argmax."""
+    from locked.info import MEL
+
+    y = np.repeat(np.arange(7), 20)
+    called = y.copy()
+    called[np.flatnonzero(y != MEL)[::10]] = MEL
+    honest = np.full((len(y), 7), 0.02)
+    honest[np.arange(len(y)), called] = 0.88
+    rule = {} if limit is None else {"rubric": {"checks": {"mel_recall_bonus": {"threshold": 0.5,
+                                                                                 "max_false_alarm": limit}}}}
+    return {"labels": {"test": y}, "records": {"honest": rule, "flag_all": rule},
+            "probas": {"honest": {"test": honest}, "flag_all": {"test": 0.5 * honest + 0.5 * np.eye(7)[MEL]}},
+            "rows": [{"id": "honest", "test_auc": 0.95}, {"id": "flag_all", "test_auc": 0.95}]}
+
+
+def test_the_deploy_table_keeps_the_bonus_operating_point_and_drops_flag_everything():
+    from locked.report import mel_operating_point
+
+    rows, screen = classroom.deployable(_deploy_ctx())
+    assert [r["id"] for r in rows] == ["honest"]
+    assert mel_operating_point(screen["honest"]["mel"]) == "caught 20 of 20 melanomas; sent 10% of other lesions " \
+        "to biopsy"
+    assert mel_operating_point(screen["flag_all"]["mel"]) == "caught 20 of 20 melanomas; sent 100% of other " \
+        "lesions to biopsy"
+    assert classroom.bonus_rule(_deploy_ctx()) == (0.5, 0.25)  # no rubric in the records: the course's
+    strict = _deploy_ctx(limit=0.05)  # the rubric the class was graded with
+    assert classroom.bonus_rule(strict) == (0.5, 0.05) and classroom.deployable(strict)[0] == []
