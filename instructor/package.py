@@ -17,6 +17,7 @@ import ast
 import hashlib
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -413,9 +414,26 @@ def build(out="dist", rubric_path=None, only=ARTEFACTS, memory_limit=IMAGE_MEMOR
         built["otter"] = build_otter(out, rubric, rubric_path, test_data)
     if "starter" in only:
         built["starter"] = build_starter(out, image_rubric)
-    for name, path in built.items():
-        log(f"{path}  ({path.stat().st_size / 1024:.0f} KiB)")
+    for line in next_steps(built, out):
+        log(line)
     return built
+
+
+def next_steps(built, out):
+    """Each file written, its size and the instructor's next step with it: what to do comes with what was built."""
+    out = Path(out)
+    otter_zip, plugin = shlex.quote(str(out / ZIP_NAMES["otter"])), out / f"{OTTER_PLUGIN}.py"
+    steps = {
+        "gradescope": [(built.get("gradescope"), "upload as the autograder in Gradescope's Configure Autograder "
+                                                 "(Zip file upload; packaging/README.md, section 1)")],
+        "otter": [(built.get("otter"), f"grade a folder of zips in Docker: mkdir -p graded && otter grade -a "
+                                       f"{otter_zip} -o graded/ --ext zip -n dermamnist --timeout 900 submissions/"),
+                  (plugin, f"imported by `otter run` (one zip, no Docker): PYTHONPATH={shlex.quote(str(out))} "
+                           f"otter run -a {otter_zip} -o out/ SUBMISSION.zip")],
+        "starter": [(built.get("starter"), "hand to students (course page, LMS)")],
+    }
+    return [line for name in built for path, step in steps[name]
+            for line in (f"{path}  ({path.stat().st_size / 1024:.0f} KiB)", f"    next: {step}")]
 
 
 def add_parser(cmds):

@@ -51,6 +51,24 @@ def test_cli_builds_into_out(tmp_path):
     assert "student_starter.zip" in proc.stdout and "KiB" in proc.stdout
 
 
+def test_package_says_what_to_do_with_each_file(tmp_path, monkeypatch):
+    """Each file's next step is printed; the otter commands are packaging/README.md's, whose options
+    test_docs_commands.py checks against otter's own --help."""
+    monkeypatch.chdir(tmp_path)
+    out = Path("dist")
+    out.mkdir()
+    built = {name: out / package.ZIP_NAMES[name] for name in package.ARTEFACTS}
+    for path in (*built.values(), out / f"{package.OTTER_PLUGIN}.py"):
+        path.write_bytes(bytes(2048))
+    lines = package.next_steps(built, out)
+    assert lines[0] == "dist/gradescope_autograder.zip  (2 KiB)" and "Configure Autograder" in lines[1]
+    assert "dist/dermamnist_otter_plugin.py  (2 KiB)" in lines and "hand to students" in lines[-1]
+    readme = (REPO / "packaging" / "README.md").read_text()
+    for command in ("otter grade -a dist/otter_autograder.zip -o graded/ --ext zip -n dermamnist --timeout 900 "
+                    "submissions/", "PYTHONPATH=dist otter run -a dist/otter_autograder.zip -o out/"):
+        assert command in "\n".join(lines) and command in readme, command
+
+
 def test_cli_refuses_a_broken_rubric(tmp_path):
     bad = tmp_path / "rubric.toml"
     bad.write_text("[checks.test_auc]\ntarget = 0.7\nfloor = 0.8\n")
