@@ -6,6 +6,7 @@ The grading runtime only: the instructor's tools (suite, report, package) are `p
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from grader import results
 from grader.preflight import EnvironmentUnusable
@@ -26,7 +27,7 @@ def _grade(args):
         print(results.write_crash(args.out, err, time.monotonic() - t0), file=sys.stderr)
         raise
     print(results.report_card(record, student=True))  # a log may reach students: what they may see, no more
-    print(f"\nWrote {args.out}/results.json, grading_record.json and report.txt (the instructor's view: every "
+    print(f"\nWrote {Path(args.out) / 'results.json'}, grading_record.json and report.txt (the instructor's view: every "
           "check, and the integrity review)")
     return 0
 

@@ -74,8 +74,10 @@ def _total(tests):
 
 def _split_tables(record, student):
     metrics, lines = record["metrics"], []
-    rule = ((record.get("rubric") or {}).get("checks") or {}).get("mel_recall_bonus") or {}
+    checks = (record.get("rubric") or {}).get("checks") or {}
+    rule, auc = checks.get("mel_recall_bonus") or {}, checks.get("test_auc") or {}
     bonus = {k: rule[k] for k in ("threshold", "max_false_alarm") if k in rule}  # the rubric graded, not the course's
+    bonus.update({"auc_target": auc["target"]} if "target" in auc else {})
     public = metrics.get("test_public")
     titles = {"test_public": "Public part of the test set ({n} images): feedback and leaderboard; the points come "
                              "from the other part",

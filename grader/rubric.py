@@ -5,7 +5,8 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from locked.info import MAX_MEL_FALSE_ALARM
+from locked.info import MAX_MEL_FALSE_ALARM, TARGET_AUC, TARGET_MEL_RECALL
+from locked.settings import TIME_LIMIT_S
 from locked.submission import DEFAULT_MAX_EPOCHS, PARAM_BUDGET
 
 try:
@@ -17,7 +18,8 @@ DEFAULT = Path(__file__).with_name("rubric.toml")
 CHECKS = ("builds", "output_shape", "param_budget", "preprocessing", "trains", "test_auc", "mel_recall_bonus")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 CHECK_PARAMS = {"test_auc": ("target", "floor"), "mel_recall_bonus": ("threshold", "max_false_alarm")}
-PARAM_DEFAULTS = {"max_false_alarm": MAX_MEL_FALSE_ALARM}  # optional; the others must be written out
+# the course's values (locked/info.py), used unless a rubric sets its own; floor must be written out
+PARAM_DEFAULTS = {"target": TARGET_AUC, "threshold": TARGET_MEL_RECALL, "max_false_alarm": MAX_MEL_FALSE_ALARM}
 TEST_CHECKS = ("test_auc", "mel_recall_bonus")  # the checks scored on the test set
 SECTIONS = ("limits", "checks", "test", "integrity")
 
@@ -125,10 +127,11 @@ def _limits(raw, source):
             and 1000 <= uids[0] <= uids[1] < 2**31 - 1):
         raise RubricError(f"{w} sandbox_uids = {uids!r}: give [first, last], whole numbers with 1000 <= first <= "
                           "last < 2147483647, a range no user of this machine has, e.g. [2000000, 2009999].")
-    for key in ("time_limit_s", "memory_limit_mb", "output_limit_kb"):
+    for key in ("memory_limit_mb", "output_limit_kb"):
         if key not in raw:
             raise RubricError(f"{w}: {key} is missing; grader/rubric.toml has the default.")
-    return Limits(time_limit_s=_number(f"{w} time_limit_s", raw["time_limit_s"], float, 0, low_open=True),
+    return Limits(time_limit_s=_number(f"{w} time_limit_s", raw.get("time_limit_s", TIME_LIMIT_S), float, 0,
+                                       low_open=True),
                   memory_limit_mb=_number(f"{w} memory_limit_mb", raw["memory_limit_mb"], float, 0, low_open=True),
                   output_limit_kb=_number(f"{w} output_limit_kb", raw["output_limit_kb"], int, 1),
                   threads=_number(f"{w} threads", raw.get("threads", 1), int, 1, 64),

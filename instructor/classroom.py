@@ -20,6 +20,7 @@ uid of its own in 0700 folders, in its own filesystem view (grader/sandbox.py), 
 or touch each other (instructor_tests/test_hardening.py grades two at once).
 """
 import csv
+import dataclasses
 import json
 import re
 import sys
@@ -27,7 +28,6 @@ from pathlib import Path
 
 from grader.preflight import EnvironmentUnusable
 from instructor import suite
-from locked.info import MAX_MEL_FALSE_ALARM, TARGET_AUC, TARGET_MEL_RECALL
 from locked.report import mel_bonus_met, mel_operating_point, share
 from locked.text import shown
 
@@ -172,7 +172,7 @@ def flags(record, row, twins):
     if any(t.get("key") == "preprocessing" and t["status"] == "failed" and not t["output"].startswith("Not run")
            for t in record.get("tests", [])):
         out.append("train/validation preprocessing differ")
-    if row["status"] == "ok" and row["test_mel_recall"] < TARGET_MEL_RECALL:
+    if row["status"] == "ok" and row["test_mel_recall"] < record_terms(record).mel_threshold:
         out.append("misses most melanomas")
     if record.get("ignored_files"):
         out.append(f"{len(record['ignored_files'])} extra file(s) ignored")
@@ -247,14 +247,21 @@ def write_gradebook(path, book):
 
 # --- the class report --------------------------------------------------------------------------------------------
 
-def bonus_rule(ctx):
-    """(threshold, max_false_alarm) of the melanoma bonus the class was graded with: the rubric in its records, else
-    the course's (locked/info.py)."""
-    for record in ctx["records"].values():
-        rule = ((record.get("rubric") or {}).get("checks") or {}).get("mel_recall_bonus") or {}
-        if rule:
-            return rule.get("threshold", TARGET_MEL_RECALL), rule.get("max_false_alarm", MAX_MEL_FALSE_ALARM)
-    return TARGET_MEL_RECALL, MAX_MEL_FALSE_ALARM
+def record_terms(record):
+    """The terms one grading used: its rubric's AUC target and bonus rule (an instructor's own, or the course's that
+    the rubric defaulted to); the course's (locked/terms.py) for a record without them."""
+    from locked import terms
+
+    checks = (record.get("rubric") or {}).get("checks") or {}
+    auc, bonus, course = checks.get("test_auc") or {}, checks.get("mel_recall_bonus") or {}, terms.Terms()
+    return dataclasses.replace(course, auc_target=auc.get("target", course.auc_target),
+                               mel_threshold=bonus.get("threshold", course.mel_threshold),
+                               max_false_alarm=bonus.get("max_false_alarm", course.max_false_alarm))
+
+
+def graded_terms(ctx):
+    """The terms the class was graded with (one rubric per run: suite.resume_key keeps it so)."""
+    return record_terms(next(iter(ctx["records"].values()), {}))
 
 
 def deployable(ctx):
@@ -272,9 +279,9 @@ def deployable(ctx):
     for eid, p in ctx["probas"].items():
         screen[eid]["at_90_specificity"] = deployment.sensitivity_at_specificity(y, p["test"], 0.90)["sensitivity"]
         screen[eid]["mel"] = metrics.evaluate(y, p["test"])
-    threshold, max_false_alarm = bonus_rule(ctx)
-    ok = [r for r in ctx["rows"] if r["id"] in screen and r["test_auc"] >= TARGET_AUC
-          and mel_bonus_met(screen[r["id"]]["mel"], threshold, max_false_alarm)]
+    rule = graded_terms(ctx)
+    ok = [r for r in ctx["rows"] if r["id"] in screen and r["test_auc"] >= rule.auc_target
+          and mel_bonus_met(screen[r["id"]]["mel"], rule.mel_threshold, rule.max_false_alarm)]
     ok.sort(key=lambda r: (-screen[r["id"]]["cancer_sensitivity"], screen[r["id"]]["biopsy_rate"], -r["test_auc"]))
     return ok, screen
 
@@ -289,21 +296,22 @@ def report_html(out, book, ctx, notes=()):
     scores = [r["score"] for r in ctx["rows"] if r["score"] is not None]
     max_score = next((r["max_score"] for r in ctx["rows"] if r["max_score"]), None)
     candidates, screen = deployable(ctx)
-    threshold, max_false_alarm = bonus_rule(ctx)
+    rule = graded_terms(ctx)
+    target, threshold, max_false_alarm = rule.auc_target, rule.mel_threshold, rule.max_false_alarm
     bonus = (f"the melanoma bonus's operating point (melanoma recall >= {threshold:.2f} with at most "
              f"{share(max_false_alarm)} of other lesions sent to biopsy)")
     figs = [(plots.histogram(scores, "score", "Scores", [(max_score, "full marks")] if max_score else ()),
              "Scores, every graded submission (bonus points included)."),
             (plots.histogram([r["test_auc"] for r in ok], "test macro AUC", "Test AUC",
-                             [(TARGET_AUC, f"target {TARGET_AUC:.2f}")]), "Test macro AUC of the submissions "
+                             [(target, f"target {target:.2f}")]), "Test macro AUC of the submissions "
              "that trained.")]
     if ok:
-        figs.append((plots.auc_vs_mel(ok, split="test", annotate=False), "Each dot is a submission: the ones high "
+        figs.append((plots.auc_vs_mel(ok, split="test", annotate=False, terms=rule), "Each dot is a submission: the ones high "
                      "up but left of the line rank well and still miss most melanomas."))
     cards = [("submissions", f"{len(graded)} graded", f"{sum(1 for b in book if b['status'] == 'not graded')} "
               "student rows without a grade"),
              ("trained", f"{len(ok)} / {len(graded)}", "the others failed a check; see errors in the gradebook"),
-             (f"test AUC >= {TARGET_AUC:.2f}", f"{sum(r['test_auc'] >= TARGET_AUC for r in ok)}", ""),
+             (f"test AUC >= {target:.2f}", f"{sum(r['test_auc'] >= target for r in ok)}", ""),
              ("deployable", f"{len(candidates)}", f"AUC target and melanoma recall >= {threshold:.2f} with false "
               f"alarms <= {share(max_false_alarm)}")]
     if scores:
@@ -337,7 +345,7 @@ def report_html(out, book, ctx, notes=()):
     question = "<b>Which submission would a clinic deploy?</b>"
     deploy = (f"<div class='answer' id='deploy-answer'>{question} {esc(answer)}</div>"
               f"<div class='scroll'><table id='deployable'>{head}{body}</table></div>"
-              f"<p class='note'>{len(candidates)} submission(s) reach test AUC {TARGET_AUC:.2f} and {esc(bonus)}: "
+              f"<p class='note'>{len(candidates)} submission(s) reach test AUC {target:.2f} and {esc(bonus)}: "
               "melanoma is the predicted class, as the grader counts it. The best "
               f"{min(len(candidates), DEPLOY_SHOWN)} by "
               "cancer sensitivity (mean of akiec, bcc, mel caught), then fewer biopsies; in the columns after the "
@@ -345,7 +353,7 @@ def report_html(out, book, ctx, notes=()):
               "biopsy). Test split.</p>"
               if candidates else
               f"<div class='answer' id='deploy-answer'>{question} None reaches "
-              f"test AUC {TARGET_AUC:.2f} at {esc(bonus)}. "
+              f"test AUC {target:.2f} at {esc(bonus)}. "
               f"{esc(answer)}</div>")
     problems = [b for b in book if b["flags"] or b["errors"]]
     seen, items = set(), []

@@ -27,7 +27,7 @@ from pathlib import Path
 from string import Template
 
 from grader import integrity, rubric as rubric_mod
-from locked import settings
+from locked import settings, terms
 from locked.data import DataUnavailable
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,7 +39,7 @@ ZIP_NAMES = {"gradescope": "gradescope_autograder.zip", "otter": "otter_autograd
 # Fixed locations inside every grading image (Gradescope, Docker, otter): baked once, read at grading time.
 VENV_DIR, VENV_PYTHON = settings.IMAGE_VENV, settings.IMAGE_PYTHON
 DATA_ROOT, TORCH_HOME = settings.IMAGE_DATA_DIR, settings.IMAGE_TORCH_HOME
-IMAGE_MEMORY_LIMIT_MB = 640  # the sandbox's limit on a 768 MB box (Gradescope's default; `docker run --memory=768m`)
+IMAGE_MEMORY_LIMIT_MB = settings.IMAGE_MEMORY_LIMIT_MB
 OTTER_PYTHON_VERSION = "3.11"  # the Python every pin in requirements.txt has wheels for (and CI runs)
 OTTER_SUPPORT = "_dermamnist_autograder"
 OTTER_DRIVER = "dermamnist_autograder.py"
@@ -373,7 +373,9 @@ def build_starter(out, rubric):
     z.file(f"{top}/requirements.txt", REPO / "requirements-student.txt")  # the student's install: no otter, no plots
     for name in ("README.md", "model.py", "train_config.py"):
         z.file(f"{top}/student/{name}", REPO / "student" / name)
-    z.tree(f"{top}/locked", REPO / "locked")
+    # the grader's terms (targets, budget, time limit) for the student's run and forecast (locked/terms.py)
+    z.tree(f"{top}/locked", REPO / "locked", skip=(terms.FILE.name,))
+    z.bytes(f"{top}/locked/{terms.FILE.name}", json.dumps(terms.of_rubric(rubric).as_dict(), indent=1) + "\n")
     z.tree(f"{top}/tests", REPO / "tests")
     leaked = [n for n in z.names if any(n[len(top) + 1:].startswith(f) or n.endswith("/" + f)
                                         for f in STARTER_FORBIDDEN)]

@@ -83,17 +83,19 @@ def _scatter_labels(ax, xs, ys, rows):
         ax.annotate(_short(r), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
 
 
-def auc_vs_mel(rows, split="val", annotate=True):
+def auc_vs_mel(rows, split="val", annotate=True, terms=None):
     """AUC against melanoma recall on `split`, with the danger zone (misses most melanomas) shaded; each point
-    labelled with its experiment number when `annotate` (a class of 150 is left unlabelled)."""
+    labelled with its experiment number when `annotate` (a class of 150 is left unlabelled). `terms`: the AUC target
+    and bonus threshold graded (locked/terms.py), else the course's."""
+    target, threshold = (terms.auc_target, terms.mel_threshold) if terms else (TARGET_AUC, TARGET_MEL_RECALL)
     words = {"val": "validation", "test": "test"}[split]
     fig, ax = plt.subplots(figsize=(6.2, 4.4))
     xs, ys = [r[f"{split}_mel_recall"] for r in rows], [r[f"{split}_auc"] for r in rows]
     lo = min(ys + [0.5]) - 0.03
-    ax.axvspan(-0.02, TARGET_MEL_RECALL, color=DANGER, alpha=0.10, lw=0)
-    ax.text(0.01, 0.995, f"danger zone: misses more than half\nthe melanomas (recall < {TARGET_MEL_RECALL:.1f})",
+    ax.axvspan(-0.02, threshold, color=DANGER, alpha=0.10, lw=0)
+    ax.text(0.01, 0.995, f"danger zone: misses too many\nmelanomas (recall < {threshold:.2f})",
             transform=ax.get_xaxis_transform(), va="top", fontsize=8, color=DANGER)
-    ax.axhline(TARGET_AUC, color="black", ls="--", lw=1)
+    ax.axhline(target, color="black", ls="--", lw=1)
     ax.scatter(xs, ys, c=[mel_colour(x) for x in xs], edgecolor="black", lw=0.5, s=40 if annotate else 24,
                zorder=3, alpha=1 if annotate else 0.8)
     if annotate:

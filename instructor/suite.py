@@ -449,7 +449,7 @@ def grade_all(entries, out, data_dir=None, synthetic=False, rerun=False, rubric=
     request = {"rubric": str(Path(rubric).resolve()) if rubric else None, "synthetic": synthetic,
                "data_dir": str(Path(data_dir).resolve()) if data_dir else None, "threads": threads,
                "time_limit": time_limit, "memory_limit": memory_limit}
-    deadline = rules.limits.time_limit_s + settings.number("DERMA_WATCHDOG_MARGIN_S", 180, minimum=0)
+    deadline = rules.limits.time_limit_s + settings.number("DERMA_WATCHDOG_MARGIN_S", settings.WATCHDOG_MARGIN_S, minimum=0)
     slots = SimpleQueue()
     for cpu_set in worker.pinning(jobs, threads):
         slots.put(cpu_set)

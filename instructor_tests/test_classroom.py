@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from instructor import classroom, worker
+from locked import terms
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -243,6 +244,7 @@ def test_class_report_is_self_contained(graded_class):
     assert text.count("data:image/png;base64,") == 3  # score and AUC distributions, mel recall vs AUC
     assert "<script" not in text.lower() and "<link" not in text.lower()
     assert "stopped at the time limit" in text and "submission_2" in text and "simulated failure" in text
+    assert "test AUC 0.95" in text and "0.90" not in text  # the rubric's target (grader_test_rubric.toml), not the course's
 
 
 def test_second_run_keeps_everything_and_a_changed_submission_is_regraded(graded_class):
@@ -288,6 +290,6 @@ def test_the_deploy_table_keeps_the_bonus_operating_point_and_drops_flag_everyth
         "to biopsy"
     assert mel_operating_point(screen["flag_all"]["mel"]) == "caught 20 of 20 melanomas; sent 100% of other " \
         "lesions to biopsy"
-    assert classroom.bonus_rule(_deploy_ctx()) == (0.5, 0.25)  # no rubric in the records: the course's
+    assert classroom.graded_terms(_deploy_ctx()) == terms.Terms()  # no rubric in the records: the course's
     strict = _deploy_ctx(limit=0.05)  # the rubric the class was graded with
-    assert classroom.bonus_rule(strict) == (0.5, 0.05) and classroom.deployable(strict)[0] == []
+    assert classroom.graded_terms(strict).max_false_alarm == 0.05 and classroom.deployable(strict)[0] == []

@@ -6,7 +6,6 @@ set); test_training.py checks the rules on submissions actually trained (trap, b
 """
 import json
 import math
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -196,8 +195,10 @@ def test_forecast_against_the_limit_and_what_to_change():
                             **BOX)
     assert ok["full_core_seconds"] == pytest.approx(59.8) and ok["seconds"] == pytest.approx(119.6)
     assert ok["epoch_seconds"] == pytest.approx(19.52) and ok["fits"] and not ok["tight"]
-    assert diagnosis.format_forecast(ok) == ("Grading-time forecast: about 120 s of the 540 s limit on the grading box "
-                                             "(60 s on one full core of this machine, 0.5 of a core there).")
+    assert diagnosis.format_forecast(ok) == (
+        "Grading-time forecast: about 120 s of the 540 s limit on the grading box.\n  (Measured here: 60 s of work on "
+        "one core; the box gives 0.5 of a core. Load on either machine moves this, so it warns above 80% of the "
+        "limit.)")
     # experiment 23's measured step (issue 14): 219 x 0.114 s + 4 s = 28.966 s an epoch; 8 + 10 x 28.966 + 12 =
     # 309.66 s on one core, 619.32 s at half a core: over the limit
     resnet = diagnosis.forecast(step_seconds=0.114, steps_per_epoch=219, epochs=10, eval_seconds=4.0,
@@ -210,11 +211,6 @@ def test_forecast_against_the_limit_and_what_to_change():
     assert "EPOCHS = 6 (from 10)" in text
     assert not diagnosis.forecast(0.114, 219, 6, 4.0, 12.0, **BOX)["tight"]
     assert diagnosis.forecast(0.114, 219, 7, 4.0, 12.0, **BOX)["tight"]
-
-
-def test_grading_box_constants_mirror_the_rubric():
-    limits = tomllib.loads((REPO / "grader" / "rubric.toml").read_text())["limits"]
-    assert diagnosis.TIME_LIMIT_S == limits["time_limit_s"]
 
 
 def test_history_keeps_every_run_and_returns_the_previous(tmp_path):

@@ -20,6 +20,7 @@ import pytest
 
 from instructor import package
 from grader import rubric as rubric_mod
+from locked import settings, terms
 
 REPO = Path(__file__).resolve().parents[1]
 CLOSED_PORT_PROXY = "http://127.0.0.1:9"  # "offline" that fails at once instead of waiting for a timeout
@@ -166,14 +167,14 @@ def starter(tmp_path_factory):
     return zip_path, names, dest / "dermamnist_starter"
 
 
-def _tree_on_disk(folder):
-    """{relative path: bytes} of a folder as git would see it: no caches, no compiled files. Written here, apart
-    from the packager's own file filter, so that a bug in that filter cannot hide itself."""
+def _tree_on_disk(folder, skip=()):
+    """{relative path: bytes} of a folder as git would see it: no caches, no compiled files (nor the names in `skip`).
+    Written here, apart from the packager's own file filter, so that a bug in that filter cannot hide itself."""
     out = {}
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = [d for d in dirnames if d != "__pycache__"]
         for f in filenames:
-            if not f.endswith((".pyc", ".pyo")) and f != ".DS_Store":
+            if not f.endswith((".pyc", ".pyo")) and f != ".DS_Store" and f not in skip:
                 path = Path(dirpath) / f
                 out[path.relative_to(folder).as_posix()] = path.read_bytes()
     return out
@@ -207,7 +208,10 @@ def test_starter_holds_the_kit_and_nothing_of_the_instructors(starter):
     assert sorted(p.name for p in kit.iterdir()) == ["README.md", "locked", "pytest.ini", "requirements.txt",
                                                      "student", "tests"]
     for folder in ("student", "locked", "tests"):
-        assert _tree_on_disk(kit / folder) == _tree_on_disk(REPO / folder), folder
+        assert _tree_on_disk(kit / folder, skip=(terms.FILE.name,)) == _tree_on_disk(REPO / folder), folder
+    # plus the grader's terms for the student's run (locked/terms.py; test_terms.py checks what they say)
+    assert json.loads((kit / "locked" / terms.FILE.name).read_text()) == terms.of_rubric(
+        rubric_mod.load(memory_limit_mb=package.IMAGE_MEMORY_LIMIT_MB)).as_dict()
     assert (kit / "requirements.txt").read_bytes() == (REPO / "requirements-student.txt").read_bytes()
     rel = [n.split("/", 1)[1] for n in names]
     assert not [n for n in rel if n.startswith(("solutions/", "instructor_tests/", "grader/", "packaging/"))]
@@ -355,9 +359,11 @@ def test_dockerfile_is_pinned_and_labelled():
         "the image's Python should be the one CI tests"
     assert json.loads([a for i, a in steps if i == "CMD"][-1])[0] == "bash"
     env = " ".join(a for i, a in steps if i == "ENV")
-    for setting in ("DERMAMNIST_ROOT=/opt/dermamnist/data", "TORCH_HOME=/opt/dermamnist/torch",
-                    "DERMA_MEMORY_LIMIT_MB=640"):
+    # a Dockerfile cannot import: it spells out locked/settings.py's image facts, and this holds it to them
+    for setting in (f"DERMAMNIST_ROOT={settings.IMAGE_DATA_DIR}", f"TORCH_HOME={settings.IMAGE_TORCH_HOME}",
+                    f"PATH={settings.IMAGE_VENV}/bin:", f"DERMA_MEMORY_LIMIT_MB={settings.IMAGE_MEMORY_LIMIT_MB}"):
         assert setting in env
+    assert f"WORKDIR {settings.IMAGE_ROOT}/app" in [f"{i} {a}" for i, a in steps]
     labels = " ".join(a for i, a in steps if i == "LABEL")
     for key in ("title", "description", "version", "revision", "base.name"):
         assert f"org.opencontainers.image.{key}=" in labels

@@ -1,5 +1,7 @@
 """The rubric is checked once into one immutable object; a wrong key or value names itself and the fix."""
 import dataclasses
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -64,11 +66,17 @@ def test_settings_name_the_variable_and_keep_old_names():
         settings.number("DERMA_SYNTHETIC_SCALE", 1.0, minimum=0.001, environ={"DERMAMNIST_SYNTHETIC_SCALE": "0"})
 
 
-def test_the_students_forecast_uses_the_rubrics_time_limit():
-    """locked/ ships to students without grader/, so the forecast keeps its own copy of the default limit."""
-    from locked import diagnosis
+def test_the_course_terms_are_the_rubrics_defaults():
+    """One source: the course's time limit, AUC target and bonus rule are defined in locked/ (settings.py, info.py); grader/rubric.toml
+    documents them without setting them, so the default rubric and the student's terms (locked/terms.py, without a
+    kit's terms.json) are the same numbers."""
+    from locked import info, settings, terms
 
-    assert diagnosis.TIME_LIMIT_S == rubric_mod.load().limits.time_limit_s
+    raw = tomllib.loads(rubric_mod.DEFAULT.read_text())
+    assert "time_limit_s" not in raw["limits"] and "target" not in raw["checks"]["test_auc"]
+    assert not {"threshold", "max_false_alarm"} & set(raw["checks"]["mel_recall_bonus"])
+    assert terms.of_rubric(rubric_mod.load()) == terms.Terms() == terms.load(Path("/nonexistent/terms.json"))
+    assert (terms.Terms().time_limit_s, terms.Terms().auc_target) == (settings.TIME_LIMIT_S, info.TARGET_AUC)
 
 
 def test_the_bonus_false_alarm_limit_defaults_to_the_courses_and_is_checked(tmp_path):
@@ -78,7 +86,7 @@ def test_the_bonus_false_alarm_limit_defaults_to_the_courses_and_is_checked(tmp_
 
     default = rubric_mod.load().check("mel_recall_bonus")
     assert default.max_false_alarm == MAX_MEL_FALSE_ALARM
-    assert "# max_false_alarm = 0.25" in rubric_mod.DEFAULT.read_text()
+    assert "# max_false_alarm " in rubric_mod.DEFAULT.read_text()
     assert rubric_mod.load().as_dict()["checks"]["mel_recall_bonus"]["max_false_alarm"] == MAX_MEL_FALSE_ALARM
     assert _load(tmp_path, "[checks.mel_recall_bonus]\nmax_false_alarm = 1\n").check("mel_recall_bonus") \
         .max_false_alarm == 1.0  # 1: no limit, the bonus on recall alone

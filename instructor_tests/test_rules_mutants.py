@@ -13,7 +13,7 @@ import pytest
 
 from grader import rubric as rubric_mod, sandbox, scoring
 from instructor import classroom
-from locked import upload
+from locked import settings, upload
 from locked.info import CLASS_NAMES
 from locked.submission import SubmissionError
 from locked.text import shown
@@ -540,13 +540,15 @@ def test_a_missing_rubric_or_limit_says_so(tmp_path, monkeypatch):
         rubric_mod.load(tmp_path / "nope.toml")
     with pytest.raises(rubric_mod.RubricError, match=r"^command line \[limits\] time_limit_s = -1: must be > 0\.$"):
         RUBRIC.with_limits(time_limit_s=-1)
-    raw = {"memory_limit_mb": 1, "output_limit_kb": 1}
-    with pytest.raises(rubric_mod.RubricError, match=r"^x \[limits\]: time_limit_s is missing; grader/rubric.toml"):
+    raw = {"time_limit_s": 1, "output_limit_kb": 1}
+    with pytest.raises(rubric_mod.RubricError, match=r"^x \[limits\]: memory_limit_mb is missing; grader/rubric.toml"):
         rubric_mod._limits(raw, "x")
+    assert rubric_mod._limits({"memory_limit_mb": 1, "output_limit_kb": 1}, "x").time_limit_s == settings.TIME_LIMIT_S
 
 
 def test_a_shipped_rubric_may_leave_optional_keys_to_their_defaults(tmp_path, monkeypatch):
-    """rubric.toml documents every key, but only the three limits and each check's name and points are required."""
+    """rubric.toml documents every key, but only two limits, each check's name and points and test_auc's floor are
+    required."""
     default = tmp_path / "rubric.toml"
     extra = {"test_auc": "target = 0.9\nfloor = 0.8\n", "mel_recall_bonus": "threshold = 0.5\n"}
     default.write_text("[limits]\ntime_limit_s = 10\nmemory_limit_mb = 100\noutput_limit_kb = 2\n" + "".join(

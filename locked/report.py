@@ -1,5 +1,8 @@
-"""The text the course prints: class distribution, per-class report, headline metrics, verdict."""
-from locked.info import CLASS_NAMES, LONG_NAMES, MAX_MEL_FALSE_ALARM, TARGET_AUC, TARGET_MEL_RECALL
+"""The text the course prints: class distribution, per-class report, headline metrics, verdict.
+
+Targets default to the terms this installation shows (locked/terms.py); the grader passes its rubric's."""
+from locked.info import CLASS_NAMES, LONG_NAMES
+from locked.terms import TERMS
 
 
 def data_banner(provenance):
@@ -34,7 +37,7 @@ def share(fraction):
     return f"{fraction * 100:.3g}%"
 
 
-def mel_bonus_met(metrics, threshold=TARGET_MEL_RECALL, max_false_alarm=MAX_MEL_FALSE_ALARM):
+def mel_bonus_met(metrics, threshold=TERMS.mel_threshold, max_false_alarm=TERMS.max_false_alarm):
     """The melanoma bonus, one rule for the grader's points, the verdict, the diagnosis and the class report: recall at
     or above `threshold` AND false alarms (share of other lesions predicted melanoma) at or below `max_false_alarm`.
     Recall alone would pay a model that calls every lesion melanoma."""
@@ -50,8 +53,9 @@ def mel_operating_point(metrics):
             f"{share(metrics['mel_false_alarm'])} of other lesions to biopsy")
 
 
-def headline(metrics, params=None, seconds=None, threshold=TARGET_MEL_RECALL, max_false_alarm=MAX_MEL_FALSE_ALARM):
-    parts = [f"Macro AUC          {metrics['auc']:.4f}   (target >= {TARGET_AUC:.2f})",
+def headline(metrics, params=None, seconds=None, threshold=TERMS.mel_threshold, max_false_alarm=TERMS.max_false_alarm,
+             auc_target=TERMS.auc_target):
+    parts = [f"Macro AUC          {metrics['auc']:.4f}   (target >= {auc_target:.2f})",
              f"Melanoma recall    {metrics['mel_recall']:.2f}     (bonus >= {threshold:.2f}, with false alarms <= "
              f"{max_false_alarm:.2f})"]
     if "mel_false_alarm" in metrics:
@@ -67,15 +71,15 @@ def headline(metrics, params=None, seconds=None, threshold=TARGET_MEL_RECALL, ma
     return "\n".join(parts)
 
 
-def verdict(metrics, threshold=TARGET_MEL_RECALL, max_false_alarm=MAX_MEL_FALSE_ALARM):
+def verdict(metrics, threshold=TERMS.mel_threshold, max_false_alarm=TERMS.max_false_alarm, auc_target=TERMS.auc_target):
     """The course's one-line verdict: AUC target, then the melanoma bonus, which is the clinical question: melanomas
     caught while keeping false alarms manageable (mel_bonus_met). Headline numbers without the false-alarm counts
     (mel_operating_point is None) are judged on recall alone."""
-    auc_ok = metrics["auc"] >= TARGET_AUC
+    auc_ok = metrics["auc"] >= auc_target
     mel_ok = metrics["mel_recall"] >= threshold
     point = mel_operating_point(metrics)
     if mel_ok and point and not mel_bonus_met(metrics, threshold, max_false_alarm):
-        auc = "AUC target met" if auc_ok else f"AUC {metrics['auc']:.3f} below {TARGET_AUC:.2f}"
+        auc = "AUC target met" if auc_ok else f"AUC {metrics['auc']:.3f} below {auc_target:.2f}"
         return (f"VERDICT: {auc}, but no melanoma bonus: it {point}, over the {share(max_false_alarm)} the bonus "
                 "allows. Calling lesions melanoma is not catching them: a screening aid keeps false alarms "
                 "manageable.")
@@ -87,8 +91,8 @@ def verdict(metrics, threshold=TARGET_MEL_RECALL, max_false_alarm=MAX_MEL_FALSE_
         return (f"VERDICT: AUC target met, but it misses {1 - metrics['mel_recall']:.0%} of melanomas. "
                 f"A model that wins on AUC is not the one you would deploy.{said}")
     if mel_ok:
-        return f"VERDICT: melanoma recall bonus met, AUC {metrics['auc']:.3f} still below {TARGET_AUC:.2f}.{said}"
-    return f"VERDICT: below target (AUC {metrics['auc']:.3f} < {TARGET_AUC:.2f}); keep experimenting."
+        return f"VERDICT: melanoma recall bonus met, AUC {metrics['auc']:.3f} still below {auc_target:.2f}.{said}"
+    return f"VERDICT: below target (AUC {metrics['auc']:.3f} < {auc_target:.2f}); keep experimenting."
 
 
 def compare(previous, current):

@@ -9,7 +9,8 @@
     DERMA_RUBRIC              rubric TOML for packaging/run_grader.py (relative to its --source)
     DERMA_TIME_LIMIT_S        override the rubric's time_limit_s in run_grader.py
     DERMA_MEMORY_LIMIT_MB     override the rubric's memory_limit_mb in run_grader.py
-    DERMA_WATCHDOG_MARGIN_S   seconds run_grader.py allows the grader beyond the sandbox time limit (default 180)
+    DERMA_WATCHDOG_MARGIN_S   seconds a grader may run beyond the sandbox time limit before its driver stops it
+                              (default WATCHDOG_MARGIN_S below)
     TORCH_HOME, XDG_CACHE_HOME  torch's own: where pretrained weights are cached
 
 Older names still work, with the new name winning when both are set: DERMAMNIST_ROOT (DERMA_DATA_DIR),
@@ -31,6 +32,15 @@ IMAGE_DATA_DIR = f"{IMAGE_ROOT}/data"
 IMAGE_TORCH_HOME = f"{IMAGE_ROOT}/torch"
 IMAGE_VENV = f"{IMAGE_ROOT}/venv"
 IMAGE_PYTHON = f"{IMAGE_VENV}/bin/python"
+# The grading box's wall clock for the whole sandboxed run (training + prediction), seconds: Gradescope allows 600
+# and the grader needs the rest to load the data, score and write. The rubric's default (grader/rubric.py).
+TIME_LIMIT_S = 540
+# The sandbox's memory limit in the grading images: a 768 MB box (Gradescope's default; `docker run --memory=768m`)
+# with the CPU build of torch (instructor/package.py bakes it into gradescope.env; the Dockerfile sets it).
+IMAGE_MEMORY_LIMIT_MB = 640
+# Beyond the sandbox's time limit, what a driver (run_grader.py, the suite's workers) allows the grader for loading
+# data, scoring and writing before it stops it and reports the grader's failure.
+WATCHDOG_MARGIN_S = 180
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
 

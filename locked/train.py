@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from locked import consistency, data, diagnosis, engine, metrics, report, settings, submission, weights
+from locked.terms import TERMS
 
 #: Speed probe: steps timed (after WARMUP_STEPS untimed ones) on a throwaway copy of the model, one thread.
 PROBE_STEPS = 10
@@ -76,7 +77,7 @@ def configured_lr(optimizer):
     return group.get("max_lr", group.get("initial_lr", group.get("lr")))
 
 
-def forecast_for(speed, epochs, time_limit_s=diagnosis.TIME_LIMIT_S, cpu_share=diagnosis.GRADING_CPU_SHARE):
+def forecast_for(speed, epochs, time_limit_s=TERMS.time_limit_s, cpu_share=diagnosis.GRADING_CPU_SHARE):
     return diagnosis.forecast(speed["step_seconds"], speed["steps_per_epoch"], epochs, speed["eval_seconds"],
                               speed["predict_seconds"], time_limit_s=time_limit_s, cpu_share=cpu_share)
 

@@ -28,9 +28,6 @@ import sys
 import time
 from pathlib import Path
 
-WATCHDOG_MARGIN_S = 180  # on top of the sandbox time limit: data loading, scoring, writing
-
-
 def _source_modules(source):
     """grader.resultfile and locked.settings from --source (standard library only, so they import anywhere)."""
     sys.path.insert(0, str(source))
@@ -39,7 +36,7 @@ def _source_modules(source):
     return resultfile, settings
 
 
-def _time_limit(source, rubric, override):
+def _time_limit(source, rubric, override, default):
     """The sandbox time limit the grader will use, for the watchdog: the override, else the rubric's (checked by
     grader/rubric.py in a separate process, so a broken rubric only costs the default watchdog here)."""
     if override:
@@ -50,7 +47,7 @@ def _time_limit(source, rubric, override):
     try:
         return float(proc.stdout.strip())
     except ValueError:
-        return 540.0  # the grader will refuse the rubric and write its own results.json, long before this
+        return default  # the grader will refuse the rubric and write its own results.json, long before this
 
 
 def grade(submission, results_dir, source, log=print):
@@ -66,13 +63,13 @@ def grade(submission, results_dir, source, log=print):
     rubric = str(source / rubric) if rubric and not os.path.isabs(rubric) else rubric
     time_limit = settings.number("DERMA_TIME_LIMIT_S", minimum=1)
     memory_limit = settings.number("DERMA_MEMORY_LIMIT_MB", minimum=1)
-    margin = settings.number("DERMA_WATCHDOG_MARGIN_S", WATCHDOG_MARGIN_S, minimum=0)
+    margin = settings.number("DERMA_WATCHDOG_MARGIN_S", settings.WATCHDOG_MARGIN_S, minimum=0)
     cmd = [sys.executable, "-m", "grader", "grade", str(submission), "--out", str(results_dir)]
     cmd += ["--rubric", rubric] if rubric else []
     cmd += ["--time-limit", f"{time_limit:g}"] if time_limit else []
     cmd += ["--memory-limit", f"{memory_limit:g}"] if memory_limit else []
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
-    watchdog = _time_limit(source, rubric, time_limit) + margin
+    watchdog = _time_limit(source, rubric, time_limit, settings.TIME_LIMIT_S) + margin
     log(f"run_grader: grading {submission}; watchdog {watchdog:.0f} s")
     proc = subprocess.Popen(cmd, cwd=source, env=env, start_new_session=True)
     try:
@@ -109,7 +106,7 @@ def main(argv=None):
         out.parent.mkdir(parents=True, exist_ok=True)
         resultfile.write_json(out, resultfile.fallback(f"{type(err).__name__}: {err}"))
         raise
-    print(f"run_grader: score {results.get('score')}; results in {args.results}/results.json", flush=True)
+    print(f"run_grader: score {results.get('score')}; results in {Path(args.results) / 'results.json'}", flush=True)
     return 0
 
 

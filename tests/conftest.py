@@ -18,6 +18,7 @@ if str(ROOT) not in sys.path:  # plain `pytest tests/` (not `python -m pytest`) 
 from locked import submission as contract  # noqa: E402
 from locked import settings, synthetic, upload  # noqa: E402
 from locked.info import NUM_CLASSES  # noqa: E402
+from locked.terms import TERMS  # noqa: E402
 
 DEFAULT_SUBMISSION = ROOT / "student"
 SUBMISSION_FROM_ENV = settings.path("DERMA_SUBMISSION")  # read as pytest starts, before any fixture runs
@@ -117,7 +118,7 @@ class Loaded:
 
 def load_submission(path, scratch):
     try:
-        return Loaded(path, sub=contract.load(upload.find_folder(path, scratch)))
+        return Loaded(path, sub=contract.load(upload.find_folder(path, scratch), max_epochs=TERMS.max_epochs))
     except contract.SubmissionError as err:
         error = err
     folder = model = config = None
