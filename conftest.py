@@ -6,7 +6,8 @@ that needs one sets it itself (monkeypatch.setenv, or a subprocess's env).
 
 Skips: every run ends with a summary of its skips. Under CI (CI set and not 0/false/no), a skip whose reason is not
 listed in .ci/allowed_skips.txt is turned into a failure that names the reason, so CI cannot pass while a test it
-relies on (the root-only isolation tests, the headless-browser test) quietly did not run.
+relies on (the root-only isolation tests, the headless-browser test) quietly did not run. A student's `pytest tests/`
+outside CI gets no summary: the policy is about CI, and tests/conftest.py already says why each check skipped.
 """
 import os
 from pathlib import Path
@@ -15,7 +16,9 @@ import pytest
 
 from locked import settings
 
-ALLOWED_SKIPS = Path(__file__).resolve().parent / ".ci" / "allowed_skips.txt"
+ROOT = Path(__file__).resolve().parent
+ALLOWED_SKIPS = ROOT / ".ci" / "allowed_skips.txt"
+PUBLIC_CHECKS = ROOT / "tests"
 
 
 def is_setting(name):
@@ -56,9 +59,15 @@ def _reason(report):
     return text.removeprefix("Skipped: ")
 
 
+def public_checks_only(config):
+    """The run was `pytest tests/` (or part of it): the student's public checks, nothing of the project's own."""
+    paths = [Path(config.invocation_params.dir, arg.split("::")[0]).resolve() for arg in config.args]
+    return bool(paths) and all(path.is_relative_to(PUBLIC_CHECKS) for path in paths)
+
+
 def pytest_configure(config):
     config._skip_policy = {"allowed": allowed_reasons(config.getoption("allowed_skips")), "skipped": [],
-                           "failed": []}
+                           "failed": [], "quiet": not in_ci() and public_checks_only(config)}
 
 
 def _enforce(config, report):
@@ -90,7 +99,7 @@ def pytest_make_collect_report(collector):
 
 def pytest_terminal_summary(terminalreporter, config):
     policy = config._skip_policy
-    if not (policy["skipped"] or policy["failed"]):
+    if policy["quiet"] or not (policy["skipped"] or policy["failed"]):
         return
     terminalreporter.section("skip policy")
     for nodeid, reason in policy["skipped"]:

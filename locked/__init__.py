@@ -11,8 +11,10 @@ Layout (each idea in one file):
     engine.py       seeding, device, the training loop, prediction
     metrics.py      the course's metrics, computed with scikit-learn
     report.py       the text report the course prints
+    compare.py      this run against the previous one: metrics, code changed (not docstrings), time
     diagnosis.py    what the student's own numbers say (rules over history, per-class table, config), forecast
-    settings.py     every environment variable the project reads (DERMA_*), checked
+    settings.py     every environment variable the project reads (DERMA_*), checked; the grading images' facts
+    terms.py        the grading terms a student reads: the course's, or an instructor's packaged (terms.json)
     train.py        `python -m locked.train`: the student's run
     weights.py      the pretrained ResNet18 weights: cached, or a clear message, never a silent fallback
 """

@@ -93,35 +93,3 @@ def verdict(metrics, threshold=TERMS.mel_threshold, max_false_alarm=TERMS.max_fa
     if mel_ok:
         return f"VERDICT: melanoma recall bonus met, AUC {metrics['auc']:.3f} still below {auc_target:.2f}.{said}"
     return f"VERDICT: below target (AUC {metrics['auc']:.3f} < {auc_target:.2f}); keep experimenting."
-
-
-def compare(previous, current):
-    """This run against the previous one: AUC, melanoma recall, cancer sensitivity, training time."""
-    lines = [f"Compared with your previous run ({previous.get('timestamp', 'unknown time')}):"]
-    for name, key, fmt in (("Macro AUC", "auc", ".4f"), ("Melanoma recall", "mel_recall", ".2f"),
-                           ("Cancer sensitivity", "cancer_sensitivity", ".4f")):
-        a, b = previous["val"][key], current["val"][key]
-        lines.append(f"  {name:<19}{a:{fmt}} -> {b:{fmt}}  ({b - a:+{fmt}})")
-    a, b = previous["train_seconds"], current["train_seconds"]
-    lines.append(f"  {'Training time':<19}{a:.1f} s -> {b:.1f} s  ({b - a:+.1f} s)")
-    return "\n".join(lines + diff_summary(previous.get("files", {}), current.get("files", {})))
-
-
-def diff_summary(before, after, max_lines=6, width=90):
-    """What changed in the two student files, as a few +/- lines per file (difflib, no context)."""
-    import difflib
-
-    lines = []
-    for name in sorted(set(before) | set(after)):
-        old, new = (before.get(name) or "").splitlines(), (after.get(name) or "").splitlines()
-        changed = [d for d in difflib.unified_diff(old, new, lineterm="", n=0)
-                   if d[:1] in "+-" and not d.startswith(("+++", "---")) and d[1:].strip()]
-        if not changed:
-            lines.append(f"  {name}: unchanged")
-            continue
-        lines.append(f"  {name}: {sum(d[0] == '-' for d in changed)} line(s) removed, "
-                     f"{sum(d[0] == '+' for d in changed)} added")
-        lines += [f"    {d[0]} {d[1:].strip()[:width]}" for d in changed[:max_lines]]
-        if len(changed) > max_lines:
-            lines.append(f"    ... and {len(changed) - max_lines} more")
-    return lines

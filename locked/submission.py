@@ -60,6 +60,21 @@ def describe_exception(err, folder):
     return f"{where}{shown(type(err).__name__, 200, one_line=True)}: {shown(str(err), one_line=True)}"
 
 
+def encoding_problem(filename, raw):
+    """What is wrong when a student file's bytes `raw` are not UTF-8 text, with the fix; None when they are.
+    Python 3.11 runs such a file when the bytes sit in a comment, so the run warns about it too (locked/train.py)."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        line = raw[:bad.start].count(b"\n") + 1
+        return (f"{filename} line {line}: the file is not saved as UTF-8 (byte 0x{raw[bad.start]:02x} is not UTF-8 "
+                "text; usually a curly quote, a dash or an accented letter that Word or Notepad saved as "
+                "Windows-1252). Python reads every source file as UTF-8. Save the file with the UTF-8 encoding (VS "
+                "Code: the encoding in the status bar, then 'Save with Encoding'), or type that character as plain "
+                "ASCII.")
+    return None
+
+
 def import_file(folder, filename):
     """Run one student file as a module. Only the two files are importable: the grader receives nothing else."""
     path = folder / filename
@@ -70,17 +85,9 @@ def import_file(folder, filename):
     try:
         spec.loader.exec_module(module)
     except SyntaxError as err:
-        try:
-            path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as bad:
-            raw = path.read_bytes()
-            line = raw[:bad.start].count(b"\n") + 1
-            raise SubmissionError(
-                "import", f"{filename} line {line}: the file is not saved as UTF-8 (byte 0x{raw[bad.start]:02x} is "
-                "not UTF-8 text; usually a curly quote, a dash or an accented letter that Word or Notepad saved as "
-                "Windows-1252). Python reads every source file as UTF-8. Save the file with the UTF-8 encoding (VS "
-                "Code: the encoding in the status bar, then 'Save with Encoding'), or type that character as plain "
-                "ASCII.") from None
+        problem = encoding_problem(filename, path.read_bytes())
+        if problem:
+            raise SubmissionError("import", problem) from None
         raise SubmissionError(
             "import", f"{filename} line {err.lineno}: syntax error: {err.msg}.\n    {(err.text or '').strip()}\n"
             "Python could not read the file; fix that line (run `python -m py_compile student/" + filename + "`).",

@@ -1,8 +1,13 @@
 """The student's run: `python -m locked.train [--submission DIR] [--synthetic | --data-dir DIR]`.
 
 Trains the submission with the locked loop, reports on the validation split as the course does, says what the
-numbers mean (locked.diagnosis), forecasts the graded time, compares with the previous run, and keeps every run
-as JSON in runs/history/<submission>/ (the latest also at runs/<submission>.json for later tools).
+numbers mean (locked.diagnosis), forecasts the graded time, compares with the previous run (locked.compare), and keeps
+every run as JSON in runs/history/<submission>/ (the latest also at runs/<submission>.json for later tools).
+
+It is the grader's first reviewer: before training it stops where the grader would not train (a model over the
+parameter budget, and everything submission.load and engine.build_model refuse) and warns where a grader check would
+fail while training goes on (the preprocessing check; a file not saved as UTF-8). After training nothing it reads
+can stop it: the run is saved first, then reported and compared.
 """
 import argparse
 import copy
@@ -15,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from locked import consistency, data, diagnosis, engine, metrics, report, settings, submission, weights
+from locked import compare, consistency, data, diagnosis, engine, metrics, report, settings, submission, weights
 from locked.terms import TERMS
 
 #: Speed probe: steps timed (after WARMUP_STEPS untimed ones) on a throwaway copy of the model, one thread.
@@ -82,7 +87,7 @@ def forecast_for(speed, epochs, time_limit_s=TERMS.time_limit_s, cpu_share=diagn
                               speed["predict_seconds"], time_limit_s=time_limit_s, cpu_share=cpu_share)
 
 
-def probe(folder, splits, max_epochs=submission.DEFAULT_MAX_EPOCHS):
+def probe(folder, splits, max_epochs=TERMS.max_epochs):
     """Load and build a submission and forecast its graded time, without training (for quick checks)."""
     engine.seed_everything()
     sub = submission.load(folder, max_epochs=max_epochs)
@@ -90,13 +95,45 @@ def probe(folder, splits, max_epochs=submission.DEFAULT_MAX_EPOCHS):
     return forecast_for(speed, sub.epochs), config
 
 
-def run(folder, splits, device=None, log=print, progress=True, max_epochs=submission.DEFAULT_MAX_EPOCHS):
+def over_budget(model, params, budget=TERMS.param_budget):
+    """Why the run stops before training a model over the parameter budget, as the grader does (grader/child.py);
+    None within it."""
+    if params <= budget:
+        return None
+    own = [(sum(p.numel() for p in m.parameters(recurse=False)), name or "the model", type(m).__name__)
+           for name, m in model.named_modules()]
+    n, name, kind = max(own)
+    return (f"model.py: your model has {params:,} parameters, over the budget of {budget:,} (frozen ones count too). "
+            "The grader does not train a model over the budget: its param_budget check fails, and so do training and "
+            f"the test AUC. This run stops here too. The largest layer is {name} ({kind}, {n:,} parameters). Shrink "
+            "the widest layers: Linear(a, b) has a*b + b parameters, Conv2d(a, b, k) a*b*k*k + b; or use a smaller "
+            "backbone.")
+
+
+def student_files(folder, log):
+    """The two files as trained, read before training (an edit during the run is not this run's code). Bytes that
+    are not UTF-8 are replaced, with a warning: Python runs them inside a comment, so training would not stop."""
+    files = {}
+    for name in submission.STUDENT_FILES:
+        raw = (Path(folder) / name).read_bytes()
+        problem = submission.encoding_problem(name, raw)
+        if problem:
+            log(f"Warning: {problem} (It runs only because that byte is inside a comment.)")
+        files[name] = raw.decode("utf-8", "replace")
+    return files
+
+
+def run(folder, splits, device=None, log=print, progress=True, max_epochs=TERMS.max_epochs):
     """Load, build, forecast, train and score on validation. Returns the run record (a JSON-ready dict)."""
     threads = engine.pin_threads()
     engine.seed_everything()
     sub = submission.load(folder, max_epochs=max_epochs)
+    files = student_files(sub.folder, log)
     model = engine.build_model(sub)
     params = engine.count_parameters(model)
+    refusal = over_budget(model, params)
+    if refusal:
+        raise submission.SubmissionError("param_budget", refusal)
     device = engine.pick_device(device)
     log(f"Model: {type(model).__name__}, {params:,} parameters; device {device}, {threads} threads; "
         f"{sub.epochs} epochs, batch {sub.batch_size}")
@@ -104,6 +141,9 @@ def run(folder, splits, device=None, log=print, progress=True, max_epochs=submis
     forecast = forecast_for(speed, sub.epochs)
     log(diagnosis.format_forecast(forecast, sub.batch_size))
     pre = consistency.check_preprocessing(sub.train_transform, splits.images["train"])
+    if not pre.ok:
+        log("Warning: the grader's preprocessing check will fail (training goes on, as in the grader):\n"
+            + pre.message)
     t0 = time.perf_counter()
     history = engine.fit(sub, model, splits, device, log=log, progress=progress)
     train_seconds = time.perf_counter() - t0
@@ -113,8 +153,9 @@ def run(folder, splits, device=None, log=print, progress=True, max_epochs=submis
             "val": metrics.evaluate(splits.labels["val"], val_proba),
             "preprocessing": {"ok": pre.ok, "message": pre.message, "measured": pre.measured},
             "speed": speed, "forecast": forecast,
-            "files": {name: (Path(sub.folder) / name).read_text() for name in submission.STUDENT_FILES},
-            "machine": {"device": str(device), "threads": threads, "platform": platform.platform(),
+            "files": files,
+            "machine": {"device": str(device), "threads": threads, "host": platform.node(),
+                        "platform": platform.platform(),
                         "python": platform.python_version(), "torch": engine.torch.__version__}}
 
 
@@ -125,7 +166,8 @@ def diagnose(record):
 
 
 def save(record, out):
-    """Write the record to `out` (the latest run) and to the history folder beside it; return the previous run."""
+    """Write the record to `out` (the latest run) and to the history folder beside it; return the previous run
+    (None if there is none, or if it cannot be read: it is only compared with) and where this one was kept."""
     out = Path(out)
     history = out.parent / "history" / out.stem
     history.mkdir(parents=True, exist_ok=True)
@@ -135,10 +177,27 @@ def save(record, out):
     path, k = history / f"{stamp}.json", 1
     while path.exists():
         path, k = history / f"{stamp}-{k}.json", k + 1
-    text = json.dumps(record, indent=1)
-    path.write_text(text)
-    out.write_text(text)
-    return json.loads(previous[-1].read_text()) if previous else None, path
+    text = json.dumps(record, indent=1)  # ASCII: the student's text is escaped
+    path.write_text(text, encoding="utf-8")
+    out.write_text(text, encoding="utf-8")
+    if not previous:
+        return None, path
+    try:
+        return json.loads(previous[-1].read_text(encoding="utf-8", errors="replace")), path
+    except (OSError, ValueError) as err:
+        print(f"Your previous run {previous[-1]} could not be read ({err}); this run is not compared with it.",
+              file=sys.stderr)
+        return None, path
+
+
+def comparison(previous, record):
+    """locked.compare's block, or one line saying why there is none: the run is saved already, and an old or
+    hand-edited record may lack anything compare reads."""
+    try:
+        return compare.compare(previous, record)
+    except Exception as err:  # noqa: BLE001  nothing in an old record may end a finished run
+        return (f"Not compared with your previous run: its record lacks what the comparison reads "
+                f"({type(err).__name__}: {err}). This run is saved all the same.")
 
 
 def main(argv=None):
@@ -165,6 +224,8 @@ def main(argv=None):
         if found:
             print(diagnosis.format_findings(found), file=sys.stderr)
         return 1
+    out = Path(args.out or f"runs/{Path(args.submission).resolve().name}.json")
+    previous, kept = save(record, out)
     val = record["val"]
     print(f"\nValidation report ({val['n']} images):")
     print(report.per_class_table(val))
@@ -173,10 +234,8 @@ def main(argv=None):
     print()
     print(diagnose(record))
     print(diagnosis.format_forecast(record["forecast"], record["config"]["batch_size"]))
-    out = Path(args.out or f"runs/{Path(args.submission).resolve().name}.json")
-    previous, kept = save(record, out)
     if previous:
-        print(report.compare(previous, record))
+        print(comparison(previous, record))
     print(report.data_banner(splits.provenance))
     print(f"Run written to {out} (kept as {kept})")
     return 0
