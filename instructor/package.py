@@ -274,9 +274,10 @@ def _stage_otter(stage, rubric, rubric_path, test_data=None):
     manifest = {p.relative_to(support).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
                 for p in _source_files(support)}
     driver = (PACKAGING / "otter" / OTTER_DRIVER).read_text()
-    if "\nMANIFEST = {}" not in driver:
-        raise PackageError(f"packaging/otter/{OTTER_DRIVER} lost its `MANIFEST = {{}}` line")
-    driver = driver.replace("\nMANIFEST = {}", "\nMANIFEST = " + json.dumps(manifest, indent=4, sort_keys=True), 1)
+    for name, value in (("MANIFEST", manifest), ("BAKED", {"DERMAMNIST_ROOT": DATA_ROOT, "TORCH_HOME": TORCH_HOME})):
+        if f"\n{name} = {{}}" not in driver:
+            raise PackageError(f"packaging/otter/{OTTER_DRIVER} lost its `{name} = {{}}` line")
+        driver = driver.replace(f"\n{name} = {{}}", f"\n{name} = " + json.dumps(value, indent=4, sort_keys=True), 1)
     (stage / OTTER_DRIVER).write_text(driver)
     (stage / "tests").mkdir()
     for name, source in otter_tests(rubric).items():

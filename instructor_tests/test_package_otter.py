@@ -22,6 +22,7 @@ import pytest
 
 from instructor import package
 from grader import rubric as rubric_mod
+from locked import settings
 
 REPO = Path(__file__).resolve().parents[1]
 SUBMISSIONS = REPO / "instructor_tests" / "package_submissions"
@@ -152,6 +153,8 @@ def test_driver_manifest_matches_the_support_folder(otter_zip):
         driver = zf.read(f"files/{package.OTTER_DRIVER}").decode()
     manifest = ast.literal_eval(driver.split("\nMANIFEST = ", 1)[1].split("\nBAKED = ", 1)[0].split("  #")[0])
     assert manifest == shipped and "grader/grade.py" in manifest
+    baked = ast.literal_eval(driver.split("\nBAKED = ", 1)[1].split("  #")[0].split("\n\n")[0])
+    assert baked == {"DERMAMNIST_ROOT": settings.IMAGE_DATA_DIR, "TORCH_HOME": settings.IMAGE_TORCH_HOME}
 
 
 # --- graded with otter run -------------------------------------------------------------------------------------------------------

@@ -2,10 +2,10 @@
 
     python packaging/bake_assets.py [--check]
 
-  DermaMNIST  $DERMAMNIST_ROOT/dermamnist.npz (default /opt/dermamnist/data), downloaded by medmnist (which checks
+  DermaMNIST  $DERMAMNIST_ROOT/dermamnist.npz, downloaded by medmnist (which checks
               its md5), then checked again here: md5, keys, dtypes, shapes and split sizes against medmnist's INFO.
               Left readable by root only: it holds the test labels (the grader runs as root, students as nobody).
-  ResNet18    $TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth (default TORCH_HOME /opt/dermamnist/torch), the
+  ResNet18    $TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth, the
               file `python -m locked.weights` caches, fetched with torch.hub's sha256 check and checked again
               here. Left world-readable: the sandbox user loads it.
 
@@ -14,6 +14,8 @@ and exit status 1, so an image that cannot grade fails at build time, not at a s
 
 Standalone on purpose (numpy and medmnist, plus torchvision to download): otter's image build runs it before the
 project's own files are in the image. Gradescope's setup.sh and the Dockerfile run it through bake_assets.sh.
+Both folders come from the caller (the image's, locked/settings.py IMAGE_DATA_DIR and IMAGE_TORCH_HOME, which
+instructor/package.py and the Dockerfile pass): a script that cannot import the project does not spell them again.
 """
 import argparse
 import hashlib
@@ -26,8 +28,6 @@ from pathlib import Path
 
 FLAG = "dermamnist"
 RESNET18_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"  # torchvision ResNet18_Weights.IMAGENET1K_V1
-DEFAULT_DATA_ROOT = "/opt/dermamnist/data"
-DEFAULT_TORCH_HOME = "/opt/dermamnist/torch"
 
 
 class BakeError(RuntimeError):
@@ -114,16 +114,20 @@ def weights_file(torch_home, download):
     return path
 
 
+def _folder(name):
+    if not os.environ.get(name):
+        raise BakeError(f"{name} is not set: give the image's folder (instructor/package.py and the Dockerfile set it).")
+    return Path(os.environ[name])
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="bake_assets.py", description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="verify only, download nothing")
     args = ap.parse_args(argv)
-    root = Path(os.environ.get("DERMAMNIST_ROOT") or DEFAULT_DATA_ROOT)
-    torch_home = Path(os.environ.get("TORCH_HOME") or DEFAULT_TORCH_HOME)
     try:
-        data = data_file(root, download=not args.check)
+        data = data_file(_folder("DERMAMNIST_ROOT"), download=not args.check)
         print(f"bake_assets: OK {data} (official DermaMNIST, md5 verified)")
-        weights = weights_file(torch_home, download=not args.check)
+        weights = weights_file(_folder("TORCH_HOME"), download=not args.check)
         print(f"bake_assets: OK {weights} (sha256 verified, world-readable)")
     except BakeError as err:
         print(f"bake_assets: FAILED: {err}", file=sys.stderr)

@@ -6,12 +6,10 @@
 # offline and checks that it fails loudly (instructor_tests/test_package.py).
 #
 #   bash packaging/bake_assets.sh [--check]
-# Environment: PYTHON (default python3), DERMAMNIST_ROOT (default /opt/dermamnist/data),
-#              TORCH_HOME (default /opt/dermamnist/torch), DERMAMNIST_SYNTHETIC (1: bake nothing, test images only)
+# Environment: PYTHON (default python3), DERMAMNIST_ROOT and TORCH_HOME (the image's folders: gradescope.env and the
+#              Dockerfile set them), DERMAMNIST_SYNTHETIC (1: bake nothing, test images only)
 set -euo pipefail
 PY="${PYTHON:-python3}"
-export DERMAMNIST_ROOT="${DERMAMNIST_ROOT:-/opt/dermamnist/data}"
-export TORCH_HOME="${TORCH_HOME:-/opt/dermamnist/torch}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 # An image built for testing on the synthetic stand-in (DERMAMNIST_SYNTHETIC=1) has nothing to bake: say so loudly.
@@ -22,6 +20,8 @@ case "$(echo "${DERMAMNIST_SYNTHETIC:-}" | tr '[:upper:]' '[:lower:]')" in
     exit 0 ;;
 esac
 
+: "${DERMAMNIST_ROOT:?set it to the image's data folder}" "${TORCH_HOME:?set it to the image's weights folder}"
+export DERMAMNIST_ROOT TORCH_HOME
 "$PY" "$HERE/bake_assets.py" "$@"
 
 # The project's own fetch (what students run) must now be a cache hit in the same TORCH_HOME.

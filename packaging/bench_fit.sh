@@ -32,7 +32,7 @@ for exp in "$@"; do
   fi
   t=$SECONDS
   docker run --rm --cpus="$CPUS" --memory=768m --network none -e DERMAMNIST_SYNTHETIC= \
-    -v "$DATA":/opt/dermamnist/data -v "$SUB":/submission:ro -v "$OUT":/results "$IMAGE" bash -c \
+    -e DERMAMNIST_ROOT=/data -v "$DATA":/data -v "$SUB":/submission:ro -v "$OUT":/results "$IMAGE" bash -c \
     'bash packaging/docker_grade.sh; echo "cgroup_peak_mb $(( $(cat /sys/fs/cgroup/memory/memory.max_usage_in_bytes) / 1048576 ))"' \
     >"$OUT/log.txt" 2>&1 || true
   wall=$((SECONDS - t))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Gradescope image build: runs once, as root, on Ubuntu 22.04, with internet, from this zip unpacked into
-# /autograder/source. Installs Python 3.11 and the pinned CPU build of torch (into /opt/dermamnist/venv), bakes
+# /autograder/source. Installs Python 3.11 and the pinned CPU build of torch (into gradescope.env's venv), bakes
 # DermaMNIST and the ResNet18 weights into the image, and checks everything. Any failure stops the build.
 # check_docker.sh runs it in a Debian stand-in container (TORCH_STANDIN, DERMAMNIST_SYNTHETIC set there).
 set -euo pipefail

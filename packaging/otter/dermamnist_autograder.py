@@ -28,7 +28,7 @@ DRIVER = "dermamnist_autograder.py"
 RECORD = ".dermamnist_upload.json"  # written by dermamnist_otter_plugin.py: where it moved the upload
 MOVED_PREFIX = "dermamnist-upload-"  # the plugin's private folder for it, in the temporary folder
 MANIFEST = {}  # relative path -> sha256 of every file in SUPPORT; filled in by `python -m instructor package`
-BAKED = {"DERMAMNIST_ROOT": "/opt/dermamnist/data", "TORCH_HOME": "/opt/dermamnist/torch"}  # otter's setup.sh
+BAKED = {}  # setting -> the image's folder otter's setup.sh baked it into; filled in by `python -m instructor package`
 
 
 def _dermamnist_grade():
