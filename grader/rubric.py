@@ -9,10 +9,7 @@ from locked.info import MAX_MEL_FALSE_ALARM, TARGET_AUC, TARGET_MEL_RECALL
 from locked.settings import TIME_LIMIT_S
 from locked.submission import DEFAULT_MAX_EPOCHS, PARAM_BUDGET
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+import tomllib
 
 DEFAULT = Path(__file__).with_name("rubric.toml")
 CHECKS = ("builds", "output_shape", "param_budget", "preprocessing", "trains", "test_auc", "mel_recall_bonus")

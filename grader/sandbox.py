@@ -183,7 +183,9 @@ def _descendants(root_pids, table):
     return found
 
 
-_ACTIVE = set()  # the main process of every sandbox running in this process (gradings may run in threads)
+# The main process of every sandbox running in this process, so that none is taken for an orphan. Orphans themselves
+# are not told apart by sandbox: concurrent gradings run one per process (instructor/worker.py says why).
+_ACTIVE = set()
 
 
 def _orphans(table=None):
@@ -616,7 +618,7 @@ class Sandbox:
                  str(self.ids.uid), str(self.ids.gid), *cmd]
         return argv
 
-    def run(self, cmd, env, isolate_network=True, report=None):
+    def run(self, cmd, env, report=None):
         """Run `cmd` (paths as `inside` gives them) in the sandbox; return an Outcome. Never raises for anything
         the child does. report: (variable, max bytes): the child gets the write end of a pipe, its file descriptor
         in that variable, and the Outcome keeps the first max bytes it sent (grader/protocol.py's report)."""
@@ -634,11 +636,10 @@ class Sandbox:
             isolation.append("runs as the grader's own user (grader is not root)")
         flags = 0
         if not self.bwrap:
-            if isolate_network and root and _can_unshare(CLONE_NEWNET):
+            if root and _can_unshare(CLONE_NEWNET):
                 flags = CLONE_NEWNET
-            if isolate_network:
-                isolation.append("no network" if flags else "network not isolated (" + (
-                    "the system does not allow a network namespace)" if root else "grader is not root)"))
+            isolation.append("no network" if flags else "network not isolated (" + (
+                "the system does not allow a network namespace)" if root else "grader is not root)"))
             if root and _can_unshare(flags | CLONE_NEWPID):
                 flags |= CLONE_NEWPID
                 cmd = [sys.executable, "-I", "-c", _PID_NS_WRAPPER, *cmd]

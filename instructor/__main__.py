@@ -1,5 +1,5 @@
-"""Command line: `python -m instructor {suite,grade-class,report,package} ...` (each subcommand imports its module
-when run)."""
+"""Command line: `python -m instructor {suite,grade-class,report,package} ...`: each module registers its own
+subcommand (add_parser) and imports what is heavy (matplotlib, otter, dask) only when that subcommand runs."""
 import argparse
 import sys
 

@@ -21,7 +21,6 @@ import numpy as np
 from locked.info import CANCER_CLASSES, CLASS_NAMES, MEL, NUM_CLASSES, TARGET_MEL_RECALL
 
 CANCER = tuple(CLASS_NAMES.index(c) for c in CANCER_CLASSES)
-NON_CANCER = tuple(i for i in range(NUM_CLASSES) if i not in CANCER)
 DEFAULT_PAIR = ("exp_20_cosine_scheduler", "exp_21_best_custom_cnn")  # the course's proposal
 SPECIFICITIES = (0.80, 0.90)
 TARGET_RECALL = 0.80
