@@ -371,7 +371,7 @@ def build_starter(out, rubric):
     z = _Zip(Path(out) / ZIP_NAMES["starter"])
     z.bytes(f"{top}/README.md", student_readme(rubric))
     z.file(f"{top}/pytest.ini", PACKAGING / "starter" / "pytest.ini")
-    z.file(f"{top}/requirements.txt", REPO / "requirements-student.txt")  # the student's install: no otter, no plots
+    z.file(f"{top}/requirements.txt", REPO / "requirements-student.txt")  # the student's install: no otter, no Dask
     for name in ("README.md", "model.py", "train_config.py"):
         z.file(f"{top}/student/{name}", REPO / "student" / name)
     # the grader's terms (targets, budget, time limit) for the student's run and forecast (locked/terms.py)

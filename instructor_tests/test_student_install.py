@@ -1,6 +1,6 @@
 """What a student installs and receives: two requirements files, the Python version claim, the baseline kit.
 
-- requirements-student.txt is minimal (no otter-grader, no plotting) and pins exactly what requirements.txt pins;
+- requirements-student.txt is minimal (no otter-grader; matplotlib for the run's page) and pins exactly what requirements.txt pins;
 - README, starter README and pyproject state one Python floor, this interpreter meets it, and the README's one-line
   check explains an older interpreter in one line (run here with a faked 3.10);
 - the starter kit ships the course baseline: an edited student/ (code, not comments) makes `package` refuse.
@@ -18,8 +18,8 @@ from grader import rubric as rubric_mod
 from instructor import package
 
 REPO = Path(__file__).resolve().parents[1]
-STUDENT_NEEDS = {"torch", "torchvision", "medmnist", "numpy", "scikit-learn", "tqdm", "pillow", "pytest"}
-INSTRUCTOR_ONLY = {"otter-grader", "matplotlib"}
+STUDENT_NEEDS = {"torch", "torchvision", "medmnist", "numpy", "scikit-learn", "tqdm", "matplotlib", "pillow", "pytest"}
+INSTRUCTOR_ONLY = {"otter-grader"}
 
 
 def pins(path):

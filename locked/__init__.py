@@ -11,6 +11,7 @@ Layout (each idea in one file):
     engine.py       seeding, device, the training loop, prediction
     metrics.py      the course's metrics, computed with scikit-learn
     report.py       the text report the course prints
+    page.py         the run as one self-contained HTML page with plots (matplotlib, imported only to draw)
     compare.py      this run against the previous one: metrics, code changed (not docstrings), time
     diagnosis.py    what the student's own numbers say (rules over history, per-class table, config), forecast
     settings.py     every environment variable the project reads (DERMA_*), checked; the grading images' facts

@@ -2,7 +2,8 @@
 
 Trains the submission with the locked loop, reports on the validation split as the course does, says what the
 numbers mean (locked.diagnosis), forecasts the graded time, compares with the previous run (locked.compare), and keeps
-every run as JSON in runs/history/<submission>/ (the latest also at runs/<submission>.json for later tools).
+every run as JSON in runs/history/<submission>/ (the latest also at runs/<submission>.json for later tools, drawn
+beside it as a page with plots, runs/<submission>.html: locked/page.py).
 
 It is the grader's first reviewer: before training it stops where the grader would not train (a model over the
 parameter budget, and everything submission.load and engine.build_model refuse) and warns where a grader check would
@@ -20,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from locked import compare, consistency, data, diagnosis, engine, metrics, report, settings, submission, weights
+from locked import (compare, consistency, data, diagnosis, engine, metrics, page, report, settings, submission,
+                    weights)
 from locked.terms import TERMS
 
 #: Speed probe: steps timed (after WARMUP_STEPS untimed ones) on a throwaway copy of the model, one thread.
@@ -200,6 +202,20 @@ def comparison(previous, record):
                 f"({type(err).__name__}: {err}). This run is saved all the same.")
 
 
+def write_page(record, out):
+    """The run's page with plots (locked/page.py) beside its JSON, or one line saying why there is none: the run is
+    saved already, and nothing in drawing it may end a finished run."""
+    path = Path(out).with_suffix(".html")
+    if path == Path(out):  # --out x.html: the page must never replace the run
+        path = path.with_name(path.name + ".html")
+    try:
+        return f"Report with plots: {page.write(record, path)} (open it in a browser)"
+    except page.PlotsUnavailable as err:
+        return f"No report with plots: {err}"
+    except Exception as err:  # noqa: BLE001
+        return f"No report with plots ({type(err).__name__}: {err}). This run is saved all the same."
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m locked.train", description=__doc__.splitlines()[0])
     ap.add_argument("--submission", default="student", help="folder with model.py and train_config.py")
@@ -238,6 +254,7 @@ def main(argv=None):
         print(comparison(previous, record))
     print(report.data_banner(splits.provenance))
     print(f"Run written to {out} (kept as {kept})")
+    print(write_page(record, out))
     return 0
 
 
