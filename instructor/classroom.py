@@ -12,7 +12,9 @@ sandbox per submission, N at once, resumable (a submission is kept while its fil
 grader key, the rubric and the grader's sources are unchanged: suite.resume_key), a progress bar with ETA. OUT is a suite folder (one result folder per submission) plus
     gradebook.csv       one row per student: score per check, test AUC, melanoma recall, cancer sensitivity,
                         flags, errors
-    class_report.html   score and AUC distributions, melanoma recall vs AUC, the submissions a clinic would deploy
+    gradebook_canvas.csv  the scores in the layout Canvas's gradebook import reads
+    class_report.html   score and AUC distributions, melanoma recall vs AUC, the submissions a clinic would deploy,
+                        each check's pass rate, every student (sortable by score, AUC, melanoma recall)
 
 Concurrent gradings: each runs in its own process, sandbox and time and memory limits, so a crashed, hanging or
 memory-hungry submission is stopped at its own limits and the others go on. As root, every grading runs under a
@@ -32,10 +34,19 @@ from locked.report import mel_bonus_met, mel_operating_point, share
 from locked.text import shown
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
-GRADEBOOK, CLASS_REPORT = "gradebook.csv", "class_report.html"
-RESERVED = {suite.LABELS, suite.SUITE, "labels.json", GRADEBOOK, CLASS_REPORT}
+GRADEBOOK, CANVAS_GRADEBOOK, CLASS_REPORT = "gradebook.csv", "gradebook_canvas.csv", "class_report.html"
+RESERVED = {suite.LABELS, suite.SUITE, "labels.json", GRADEBOOK, CANVAS_GRADEBOOK, CLASS_REPORT}
 SKIPPED = {"__MACOSX", "__pycache__"}
 DEPLOY_SHOWN = 10
+SCATTER_NAMES_MAX = 40  # more names than this on one scatter plot cover each other: the points are left unlabelled
+# Canvas's gradebook CSV (Grades > Import reads the layout its own export writes): five student columns, then one
+# column per assignment; a row whose first cell holds "Points Possible" gives each assignment's points.
+CANVAS_STUDENT_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+CANVAS_POINTS_ROW = "Points Possible"
+CANVAS_ASSIGNMENT = "DermaMNIST Beat the Baseline"
+# The student table's sort orders and number columns: (id suffix, words, gradebook key), the first shown on opening.
+STUDENT_SORTS = (("score", "score", "score"), ("auc", "test AUC", "test_auc"),
+                 ("mel", "melanoma recall", "test_mel_recall"))
 
 
 class ExportError(ValueError):
@@ -245,6 +256,23 @@ def write_gradebook(path, book):
         writer.writerows({k: _cell(v) for k, v in row.items()} for row in book)
 
 
+def _canvas_name(name):
+    """A name Canvas reads as a student: Canvas takes any row whose first cell holds "Points Possible" for the
+    points row, so a student so named could set the assignment's points; the words are joined by '_'."""
+    return re.sub(r"(?i)(points)\s+(possible)", r"\1_\2", _cell(name))
+
+
+def write_canvas_gradebook(path, book, points_possible):
+    """The scores for Canvas's Grades > Import: one row per student, matched by SIS User ID (the export's SID), else
+    by name; Canvas's own user ID and the section are not in the export and stay blank. A student without a grade
+    gets a blank cell, never a zero."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow([*CANVAS_STUDENT_COLUMNS, CANVAS_ASSIGNMENT])
+        writer.writerow([CANVAS_POINTS_ROW, "", "", "", "", _cell(points_possible)])
+        writer.writerows([_canvas_name(b["student"]), "", _cell(b["sid"]), "", "", _cell(b["score"])] for b in book)
+
+
 # --- the class report --------------------------------------------------------------------------------------------
 
 def record_terms(record):
@@ -286,6 +314,77 @@ def deployable(ctx):
     return ok, screen
 
 
+def pass_rates(ctx):
+    """Each rubric check over the submissions the grader finished, in the rubric's order: how many earned its full
+    points ("passed"), some ("partial"), none ("failed"; "not_run": of those, how many it never ran on because an
+    earlier check failed), of "graded"."""
+    rates = {}
+    for record in ctx["records"].values():
+        for test in record.get("tests", []):
+            rate = rates.setdefault(test["key"], {"key": test["key"], "name": test.get("name", test["key"]),
+                                                  "points": test["max_score"], "bonus": bool(test.get("bonus")),
+                                                  "graded": 0, "passed": 0, "partial": 0, "failed": 0,
+                                                  "not_run": 0})
+            rate["graded"] += 1
+            rate[test["status"]] += 1
+            rate["not_run"] += test["status"] == "failed" and test["output"].startswith("Not run")
+    return list(rates.values())
+
+
+def _pass_rate_table(rates):
+    from instructor import report
+
+    esc, fmt = report.esc, report.fmt
+    head = ("<tr><th class='l'>check</th><th>points</th><th>full points</th><th>partial</th><th>none</th>"
+            "<th>of those, not run</th><th>share with full points</th></tr>")
+    body = "".join(
+        f"<tr><td class='l'>{esc(r['name'])}{' (bonus)' if r['bonus'] else ''}</td><td>{r['points']:g}</td>"
+        f"<td>{r['passed']}</td><td>{r['partial']}</td><td>{r['failed']}</td><td>{r['not_run']}</td>"
+        f"<td><b>{fmt(r['passed'] / r['graded'], pct=True)}</b></td></tr>"
+        for r in rates)
+    return f"<div class='scroll'><table id='pass-rates'>{head}{body}</table></div>"
+
+
+def _students_table(book, by):
+    """One student per row, best first by the gradebook key `by` (no number last; ties in the export's order);
+    errors keep their line breaks."""
+    from instructor import report
+
+    esc, fmt = report.esc, report.fmt
+    ranked = sorted(book, key=lambda b: (b[by] is None, -(b[by] or 0.0)))
+    head = ("<tr><th class='l'>student</th><th class='l'>submission</th><th class='l'>status</th>"
+            + "".join(f"<th class='by'>{words} ▼</th>" if key == by else f"<th>{words}</th>"
+                      for _, words, key in STUDENT_SORTS)
+            + "<th class='l'>flags</th><th class='l'>errors</th></tr>")
+    body = "".join(
+        f"<tr><td class='l'>{esc(b['student'] or '')}</td><td class='l'>{esc(b['submission'])}</td>"
+        f"<td class='l'>{esc(b['status'])}</td><td>{fmt(b['score'], 1)}</td><td>{fmt(b['test_auc'], 4)}</td>"
+        f"<td class='{report.mel_class(b['test_mel_recall'])}'>{fmt(b['test_mel_recall'], 2)}</td>"
+        f"<td class='wrap flags'>{esc(b['flags'])}</td><td class='wrap'>"
+        + (f"<pre class='err'>{esc(b['errors'])}</pre>" if b["errors"] else "") + "</td></tr>"
+        for b in ranked)
+    return f"<table>{head}{body}</table>"
+
+
+def students_html(book):
+    """Every student, sortable without scripts: the table once per sort order (STUDENT_SORTS), one shown at a time
+    by radio buttons and CLASS_CSS."""
+    radios = "".join(f"<input type='radio' name='student-sort' id='by-{slug}'{' checked' if not i else ''}>"
+                     f"<label for='by-{slug}'>{words}</label>" for i, (slug, words, _) in enumerate(STUDENT_SORTS))
+    tables = "".join(f"<div class='sorted scroll' id='students-by-{slug}'>{_students_table(book, key)}</div>"
+                     for slug, _, key in STUDENT_SORTS)
+    return f"<div class='sorter' id='students'><span class='note'>Sort by </span>{radios}{tables}</div>"
+
+
+CLASS_CSS = (".sorter>input{position:absolute;opacity:0}"
+             ".sorter>label{display:inline-block;margin:0 6px 6px 0;padding:2px 12px;border:1px solid #c7d2fe;"
+             "border-radius:12px;font-size:12.5px;cursor:pointer}.sorter>.sorted{display:none}"
+             "th.by{background:#e0e7ff}td.flags{min-width:14em}"
+             "pre.err{margin:0;white-space:pre-wrap;font-size:11.5px;min-width:24em}"
+             + "".join(f"#by-{slug}:checked+label{{background:#2563eb;color:#fff}}"
+                       f"#by-{slug}:checked~#students-by-{slug}{{display:block}}" for slug, _, _ in STUDENT_SORTS))
+
+
 def report_html(out, book, ctx, notes=()):
     """The class report: one self-contained page (inline CSS and PNGs, no scripts), like the suite's."""
     from instructor import deployment, plots, report
@@ -306,11 +405,15 @@ def report_html(out, book, ctx, notes=()):
                              [(target, f"target {target:.2f}")]), "Test macro AUC of the submissions "
              "that trained.")]
     if ok:
-        figs.append((plots.auc_vs_mel(ok, split="test", annotate=False, terms=rule), "Each dot is a submission: the ones high "
-                     "up but left of the line rank well and still miss most melanomas."))
+        named = len(ok) <= SCATTER_NAMES_MAX
+        figs.append((plots.auc_vs_mel(ok, split="test", annotate=named, terms=rule, label="name"),
+                     "Each dot is a submission" + (", named by its students" if named else
+                                                   f" (not named: more than {SCATTER_NAMES_MAX} would cover each "
+                                                   "other; the table of students below has every one)")
+                     + ": the ones high up but left of the line rank well and still miss most melanomas."))
     cards = [("submissions", f"{len(graded)} graded", f"{sum(1 for b in book if b['status'] == 'not graded')} "
               "student rows without a grade"),
-             ("trained", f"{len(ok)} / {len(graded)}", "the others failed a check; see errors in the gradebook"),
+             ("trained", f"{len(ok)} / {len(graded)}", "the others failed a check; see their errors below"),
              (f"test AUC >= {target:.2f}", f"{sum(r['test_auc'] >= target for r in ok)}", ""),
              ("deployable", f"{len(candidates)}", f"AUC target and melanoma recall >= {threshold:.2f} with false "
               f"alarms <= {share(max_false_alarm)}")]
@@ -355,15 +458,7 @@ def report_html(out, book, ctx, notes=()):
               f"<div class='answer' id='deploy-answer'>{question} None reaches "
               f"test AUC {target:.2f} at {esc(bonus)}. "
               f"{esc(answer)}</div>")
-    problems = [b for b in book if b["flags"] or b["errors"]]
-    seen, items = set(), []
-    for b in problems:
-        if b["submission"] in seen:
-            continue
-        seen.add(b["submission"])
-        items.append(f"<li><b>{esc(b['submission'])}</b> ({esc(b['student'])}): {esc(b['status'])}"
-                     f"{'; ' + esc(b['flags']) if b['flags'] else ''}{'; ' + esc(b['errors']) if b['errors'] else ''}"
-                     "</li>")
+    rates = pass_rates(ctx)
     hw = report.hardware_text(ctx)
     sections = ["<h1>DermaMNIST 'Beat the Baseline': the class, graded</h1>",
                 f"<p class='sub'>{len(book)} student rows, {len(graded)} submissions, each graded by the isolated "
@@ -371,14 +466,17 @@ def report_html(out, book, ctx, notes=()):
                 report.banner(ctx), "<h2>Headline figures</h2>", f'<div class="cards" id="headline">{card_html}</div>',
                 "<h2>Distributions</h2>", f"<div class='grid2' id='figures'>{fig_html}</div>",
                 "<h2 id='deploy'>The submissions a clinic would deploy</h2>", deploy,
-                "<h2>Flags and errors</h2>",
-                f"<ul id='problems'>{''.join(items)}</ul>" if items else "<p>None.</p>"]
+                "<h2 id='checks'>Each check over the class</h2>",
+                (f"<p class='note'>The {rates[0]['graded']} submission(s) the grader finished, check by check "
+                 "(a check not run failed because an earlier one did).</p>" + _pass_rate_table(rates))
+                if rates else "<p>No submission was graded.</p>",
+                "<h2>Every student: scores, flags and errors</h2>", students_html(book)]
     if notes:
         sections.append("<p class='note'>Left out of the export: " + esc("; ".join(notes)) + ".</p>")
     title = "DermaMNIST class report" + (" (SYNTHETIC data)" if ctx["data"].get("kind") == "synthetic" else "")
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{esc(title)}</title><style>{report.CSS}</style></head><body><main>"
+            f"<title>{esc(title)}</title><style>{report.CSS}{CLASS_CSS}</style></head><body><main>"
             + "\n".join(sections) + "</main></body></html>\n")
 
 
@@ -394,9 +492,10 @@ def run(export, out, data_dir=None, synthetic=False, rerun=False, rubric=None, t
     summary = suite.grade_all(entries, out, data_dir, synthetic, rerun, rubric, threads, time_limit, memory_limit,
                               progress, log, jobs, desc="class", source=export,
                               command="grade-class" if sys.argv[1:2] == ["grade-class"] else None, cluster=cluster)
-    checks = [c.key for c in rubric_mod.load(rubric).checks]
-    book, ctx = gradebook(summary["out"], entries, checks)
+    graded_rubric = rubric_mod.load(rubric)
+    book, ctx = gradebook(summary["out"], entries, [c.key for c in graded_rubric.checks])
     write_gradebook(Path(summary["out"]) / GRADEBOOK, book)
+    write_canvas_gradebook(Path(summary["out"]) / CANVAS_GRADEBOOK, book, graded_rubric.max_score)
     (Path(summary["out"]) / CLASS_REPORT).write_text(report_html(summary["out"], book, ctx, notes), encoding="utf-8")
     (Path(summary["out"]) / "export.json").write_text(json.dumps({"export": str(Path(export).resolve()),
                                                                   "left_out": notes}, indent=1))

@@ -15,10 +15,12 @@ import numpy as np  # noqa: E402
 
 from instructor.deployment import GOOD_MEL_RECALL, mel_band  # noqa: E402
 from locked.info import TARGET_AUC, TARGET_MEL_RECALL  # noqa: E402
+from locked.text import shown  # noqa: E402
 
 DANGER = "#d7301f"
 SAFE = "#1a9850"
 PUBLISHED = "#444444"
+LABEL_CHARS = 24  # a point's label is cut here, so one long name cannot cover the plot
 MEL_COLOURS = {"bad": DANGER, "mid": "#fdae61", "good": SAFE, None: "#bbbbbb"}
 plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
                      "font.family": "DejaVu Sans", "svg.fonttype": "none"})
@@ -78,15 +80,26 @@ def _mel_legend(ax, extra=None):
     ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
 
 
-def _scatter_labels(ax, xs, ys, rows):
+def _label(row, key):
+    """A point's label: the row's `key` (a student's name: any text, so made printable and cut to LABEL_CHARS),
+    else its experiment number or id."""
+    if key is None:
+        return _short(row)
+    text = shown(row.get(key) or row["id"], one_line=True)
+    return text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1] + "…"
+
+
+def _scatter_labels(ax, xs, ys, rows, key=None):
+    """parse_math=False: a '$' in a name is text, never mathtext (which can fail to draw the whole figure)."""
     for x, y, r in zip(xs, ys, rows):
-        ax.annotate(_short(r), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        ax.annotate(_label(r, key), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7, parse_math=False)
 
 
-def auc_vs_mel(rows, split="val", annotate=True, terms=None):
+def auc_vs_mel(rows, split="val", annotate=True, terms=None, label=None):
     """AUC against melanoma recall on `split`, with the danger zone (misses most melanomas) shaded; each point
-    labelled with its experiment number when `annotate` (a class of 150 is left unlabelled). `terms`: the AUC target
-    and bonus threshold graded (locked/terms.py), else the course's."""
+    labelled when `annotate` (a class of 150 is left unlabelled) with its row's `label` key (a student's name),
+    else its experiment number. `terms`: the AUC target and bonus threshold graded (locked/terms.py), else the
+    course's."""
     target, threshold = (terms.auc_target, terms.mel_threshold) if terms else (TARGET_AUC, TARGET_MEL_RECALL)
     words = {"val": "validation", "test": "test"}[split]
     fig, ax = plt.subplots(figsize=(6.2, 4.4))
@@ -99,7 +112,7 @@ def auc_vs_mel(rows, split="val", annotate=True, terms=None):
     ax.scatter(xs, ys, c=[mel_colour(x) for x in xs], edgecolor="black", lw=0.5, s=40 if annotate else 24,
                zorder=3, alpha=1 if annotate else 0.8)
     if annotate:
-        _scatter_labels(ax, xs, ys, rows)
+        _scatter_labels(ax, xs, ys, rows, label)
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(lo, 1.0)
     ax.set_xlabel(f"{words} melanoma recall")
