@@ -9,7 +9,8 @@ uses, so a submission refused here is refused on Gradescope with the same messag
 
 Grading is `python -m instructor suite`'s machinery (instructor/suite.py grade_all): one worker process and one
 sandbox per submission, N at once, resumable (a submission is kept while its files, the data and test set, the
-grader key, the rubric and the grader's sources are unchanged: suite.resume_key), a progress bar with ETA. OUT is a suite folder (one result folder per submission) plus
+grader key, the rubric and the grader's sources are unchanged: suite.resume_key), a progress bar with ETA. OUT is
+a suite folder (one result folder per submission) plus
     gradebook.csv       one row per student: score per check, test AUC, melanoma recall, cancer sensitivity,
                         flags, errors
     gradebook_canvas.csv  the scores in the layout Canvas's gradebook import reads
