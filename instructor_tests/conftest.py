@@ -18,3 +18,37 @@ def synthetic_root(tmp_path_factory):
 @pytest.fixture(scope="session")
 def small_splits(synthetic_root):
     return data.load(synthetic_root, synthetic_data=True, scale=TEST_SCALE)
+
+
+@pytest.fixture
+def screenshot(tmp_path):
+    """shoot(page, width, height) -> (RGB pixels as an (height, width, 3) array, the browser's console lines): a page
+    opened from disk in headless Chromium, as a reader's browser shows it (the suite's, the class's and the student's
+    reports are checked this way). Skipped without Chromium; CI installs it, and a skip there fails (conftest.py)."""
+    import shutil
+    import subprocess
+
+    import numpy as np
+    from PIL import Image
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("chromium not installed (apt-get install -y chromium)")
+
+    def shoot(page, width, height):
+        shot = tmp_path / "screenshot.png"
+        proc = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'chromium-profile'}", f"--screenshot={shot}",
+             f"--window-size={width},{height}", "--enable-logging=stderr", "--v=0", page.resolve().as_uri()],
+            capture_output=True, text=True, timeout=120)
+        assert shot.exists(), proc.stderr[-2000:]
+        with Image.open(shot) as im:
+            assert im.size == (width, height)
+            pixels = np.asarray(im.convert("RGB"))
+        console = [line for line in proc.stderr.splitlines()
+                   if "CONSOLE" in line or "Uncaught" in line or "console.error" in line]
+        return pixels, console
+
+    return shoot
