@@ -26,15 +26,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # file -> mutant names it owns; classroom.py: only the cell guard (mutmut 3 mutates whole files, we run only these)
-TARGETS = {"grader/scoring.py": "grader.scoring.*", "grader/rubric.py": "grader.rubric.*",
+TARGETS = {"grader/scoring.py": "grader.scoring.*", "grader/protocol.py": "grader.protocol.*",
+           "grader/rubric.py": "grader.rubric.*",
            "locked/upload.py": "locked.upload.*", "locked/consistency.py": "locked.consistency.*",
            "instructor/classroom.py": "instructor.classroom.x__cell__mutmut_*"}
 # The fast unit tests of these modules. Left out, for time: the subprocess tests (the public checks' variants, the
 # grader's and run_grader's command lines, each 2-10 s and a copy of what the unit tests check in-process), the
 # compressed bomb (3 s; the "file over 1 MB" layout checks the same cap) and the Hypothesis fuzzers of
 # test_fuzz_upload.py (30 s a surviving mutant; --fuzz adds them).
-TESTS = ["instructor_tests/test_scoring.py", "instructor_tests/test_rubric.py", "instructor_tests/test_upload.py",
-         "instructor_tests/test_public_checks.py",
+TESTS = ["instructor_tests/test_scoring.py", "instructor_tests/test_protocol.py", "instructor_tests/test_rubric.py",
+         "instructor_tests/test_upload.py", "instructor_tests/test_public_checks.py",
          "instructor_tests/test_classroom.py::test_spreadsheet_formulas_in_names_stay_text"]
 SLOW = ('not test_variant and not test_baseline_passes and not by_the_rule and not nested_zip_like_the_grader '
         'and not compressed_bomb')

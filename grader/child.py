@@ -58,43 +58,44 @@ def main():
         images = {s: npz[f"{s}_images"] for s in ("train", "val", "test")}
         labels = {s: npz[f"{s}_labels"] for s in ("train", "val")}
     splits = data.Splits(images, labels)
-    save(stage="started")  # the first report: from here on the student's code runs (none without it)
+    save(stage=protocol.STARTED)  # the first report: from here on the student's code runs (none without it)
     sub = submission.load(SANDBOX / "submission", max_epochs=request["max_epochs"])
-    save(stage="loaded", epochs=sub.epochs, batch_size=sub.batch_size)
+    save(stage=protocol.LOADED, epochs=sub.epochs, batch_size=sub.batch_size)
     model = engine.new_model(sub)
     params = count_parameters(model)
     write_out(protocol.SHAPES, protocol.encode_shapes([(tuple(p.shape), p.requires_grad)
                                                         for p in module_parameters(model)]))
-    save(stage="built", model_name=type(model).__name__)
+    save(stage=protocol.BUILT, model_name=type(model).__name__)
     engine.check_output(model, sub)
-    save(stage="shaped")
+    save(stage=protocol.SHAPED)
     result = check_preprocessing(sub.train_transform, images["train"])
-    save(stage="checked", preprocessing={"ok": result.ok, "message": result.message, "measured": result.measured})
+    save(stage=protocol.CHECKED,
+         preprocessing=protocol.Preprocessing(ok=result.ok, message=result.message, measured=result.measured))
     if params > request["param_budget"]:
         return  # over budget: not trained, the parent explains
     device = engine.pick_device("cpu")
     t0 = time.perf_counter()
     history = engine.fit(sub, model, splits, device, progress=False)
-    save(stage="trained", history=history, train_seconds=time.perf_counter() - t0)
+    save(stage=protocol.TRAINED, history=history, train_seconds=time.perf_counter() - t0)
     logits = {s: engine.predict_logits(model, engine.to_val_tensor(images[s]), device) for s in ("val", "test")}
     write_out(protocol.PREDICTIONS, protocol.encode_predictions(np.concatenate([logits["val"], logits["test"]])))
-    save(stage="done")
+    save(stage=protocol.DONE)
 
 
 def error(err):
-    """The report's error fields for an exception that ended main()."""
+    """The report's error for an exception that ended main()."""
     if isinstance(err, submission.SubmissionError):
-        return {"check": err.check, "message": str(err)}
+        return protocol.Error(check=err.check, message=str(err))
     if isinstance(err, weights.WeightsUnavailable):
-        return {"check": "weights", "message": str(err)}
+        return protocol.Error(check="weights", message=str(err))
     if isinstance(err, MemoryError):
-        return {"check": "memory", "message": "Python ran out of memory (MemoryError)."}
+        return protocol.Error(check="memory", message="Python ran out of memory (MemoryError).")
     if isinstance(err, SystemExit):
-        return {"check": "exit", "message": f"Your code called sys.exit({shown(repr(err.code), 200, one_line=True)}) "
-                "(or exit()/quit()). Remove "
-                "it: the grader's process must run to the end to train and score your model."}
+        return protocol.Error(check="exit", message=f"Your code called sys.exit("
+                              f"{shown(repr(err.code), 200, one_line=True)}) (or exit()/quit()). Remove it: the "
+                              "grader's process must run to the end to train and score your model.")
     # anything else: report it, pointing at the student's line if there is one
-    return {"check": "crash", "message": submission.describe_exception(err, SANDBOX / "submission")}
+    return protocol.Error(check="crash", message=submission.describe_exception(err, SANDBOX / "submission"))
 
 
 if __name__ == "__main__":
@@ -105,7 +106,7 @@ if __name__ == "__main__":
         try:
             fields = error(err)
         except BaseException:  # noqa: BLE001  an exception whose str() or repr() itself raises
-            fields = {"check": "crash", "message": f"{type(err).__name__} (its message could not be read)"}
+            fields = protocol.Error(check="crash", message=f"{type(err).__name__} (its message could not be read)")
         try:
             save(error=fields)
         except OSError:  # the student's code closed or replaced the report pipe: the parent is told by the status

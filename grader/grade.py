@@ -51,20 +51,16 @@ def _layout(box, splits, request):
 
 def _forged(what, name, why, status=None):
     """The status with an error for a file in out/ the grader did not write (from `status`'s stage on)."""
-    error = {"check": "status", "message": FORGED.format(what=what, name=name, why=why)}
-    return {**(status or {"stage": "started"}), "error": error}
+    error = protocol.Error(check="status", message=FORGED.format(what=what, name=name, why=why))
+    return {**(status or protocol.Status(stage=protocol.STARTED)), "error": error}
 
 
 def _read_outputs(sb, outcome, rows):
     """(status, predictions) from the child's report and out/, trusting no byte: the report typed and bounded ({}
     when nothing arrived: no student code ran), the parameter count computed here from the tensor shapes,
     predictions of exactly the rows the child was given."""
-    fields, garbled = protocol.decode_report(outcome.report)
-    status = scoring.clean_status(fields) if fields else {}
-    if garbled or outcome.report_bytes > len(outcome.report):  # what arrived before the garbling still stands
-        error = {"check": "status", "message": scoring.TAMPERED}
-        status = {**status, "stage": status.get("stage", protocol.STAGES[0]), "error": error}
-    if scoring.reached(status, "built"):  # the child writes the shapes before it says "built"
+    status = protocol.read_report(outcome.report, outcome.report_bytes)
+    if protocol.reached(status, protocol.BUILT):  # the child writes the shapes before it says it built the model
         try:
             raw = sb.read_output(protocol.SHAPES, protocol.SHAPES_MAX_BYTES)
             if raw is None:
@@ -72,7 +68,7 @@ def _read_outputs(sb, outcome, rows):
             status["params"], status["trainable_params"] = protocol.decode_shapes(raw)
         except ValueError as err:
             return _forged("list of parameter shapes", protocol.SHAPES, err), None
-    if status.get("stage") != "done":
+    if status.get("stage") != protocol.DONE:
         return status, None
     total = rows["val"] + rows["test"]
     try:
@@ -117,7 +113,7 @@ def _score_parts(status, predictions, labels, outcome, rubric):
     tests, scored = scoring.score(status, part, {"val": labels["val"], "test": test[rows]}, outcome, rubric)
     scored["test_all"] = scored["test"]
     if fraction and scored["test"] is not None:
-        proba = scoring.as_probabilities(predictions["test"], "test", len(test))
+        proba = protocol.as_probabilities(predictions["test"], "test", len(test))
         scored["test_all"] = metrics.evaluate(test, proba)
         scored["test_public"] = metrics.evaluate(test[public], proba[public])
     return tests, scored
@@ -146,7 +142,7 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
         try:
             record["ignored_files"] = upload.collect(submission, sb.path / "submission").ignored_summary()
         except SubmissionError as err:
-            status, predictions = {"error": {"check": err.check, "message": str(err)}}, None
+            status, predictions = protocol.Status(error=protocol.Error(check=err.check, message=str(err))), None
             outcome = sandbox.Outcome(returncode=None, seconds=0.0, isolation=["not started"])
         else:
             source = integrity.scan_source(sb.path / "submission")
@@ -168,7 +164,7 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
             status, predictions = _read_outputs(sb, outcome, rows)
             predictions, perturbed, problem = mix.unmix(predictions)
             if problem and "error" not in status:
-                status = {**status, "error": {"check": "predictions", "message": problem}}
+                status = {**status, "error": protocol.Error(check="predictions", message=problem)}
         labels = {"val": splits.labels["val"], "test": splits.labels["test"], "images": splits.images["test"]}
         tests, scored = _score_parts(status, predictions, labels, outcome, rubric)
         train_seconds = None
@@ -191,6 +187,6 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
                 rubric.integrity)}
         results.write(out_dir, record)
         if keep_predictions and scored.get("val") is not None:
-            proba = {s: scoring.as_probabilities(predictions[s], s, len(splits.labels[s])) for s in ("val", "test")}
+            proba = {s: protocol.as_probabilities(predictions[s], s, len(splits.labels[s])) for s in ("val", "test")}
             np.savez(Path(out_dir) / "predictions.npz", **proba)
     return record

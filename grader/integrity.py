@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.protocol import as_probabilities
 from locked import metrics, synthetic
 from locked.data import DataUnavailable, md5sum
 from locked.info import IMAGE_SHAPE, NUM_CLASSES
@@ -298,8 +299,6 @@ def review(mix, perturbed, labels, plain, graded, val, source, limits):
 
     labels, plain: the whole test set's labels and metrics (both parts of a split); graded, val: the metrics of the
     part the points come from and of the validation split (None when the model did not train)."""
-    from grader.scoring import as_probabilities
-
     result = {"perturbed_copies": mix.n, "kinds": list(KINDS), "source": source, "flags": []}
     if plain is not None and perturbed is not None:
         try:

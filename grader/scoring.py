@@ -4,112 +4,17 @@ Each check's output says what was measured, what was expected, and what to chang
 """
 import signal
 
-import numpy as np
-
-from grader.protocol import CHANNEL_LOST, REPORT_FD, STAGES
+from grader.protocol import (BUILT, CHANNEL_LOST, CHECKED, DONE, LOADED, REPORT_FD, SHAPED, STARTED, TRAINED,
+                             as_probabilities, reached)
 from locked import metrics, report
 from locked.info import NUM_CLASSES
 from locked.submission import SubmissionError
-from locked.text import shown
-
-def as_probabilities(array, split, n):
-    """Validate the child's predictions for one split (logits or probabilities) and return probabilities."""
-    try:
-        a = np.asarray(array, dtype=np.float64)
-    except (TypeError, ValueError):  # the file is written beside student code: it may hold anything
-        a = np.full((0,), np.nan)
-    if a.shape != (n, NUM_CLASSES):
-        raise SubmissionError("predictions", f"The {split} predictions have shape {a.shape}; expected ({n}, "
-                              f"{NUM_CLASSES}), one row per image and one column per class.")
-    bad = int((~np.isfinite(a)).any(axis=1).sum())
-    if bad:
-        raise SubmissionError("predictions", f"After training, your model output NaN or infinite values for {bad} "
-                              f"of the {n} {split} images. The weights blew up: lower the learning rate, or "
-                              "check forward() for log(0) or division by zero.")
-    sums = a.sum(axis=1, keepdims=True)
-    if (a >= 0).all() and (a <= 1).all() and (np.abs(sums - 1) <= metrics.PROBA_ATOL).all():
-        return a / sums  # probabilities already: exactly normalised, as the metrics require
-    return metrics.softmax(a)
 
 
-TAMPERED = ("The grader's progress reports (its report pipe, ${var}) were written to or garbled by your code, so "
-            "nothing they say can be trusted. Do not write to file descriptors your code did not open, or change "
-            "the grader's variables.").replace("${var}", "$" + REPORT_FD)
-MAX_TEXT = 4000        # characters of a message kept (a traceback longer than this is cut)
-MAX_HISTORY = 10_000   # epochs
-HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
-
-
-class _Tampered(ValueError):
-    pass
-
-
-def _text(value, limit=MAX_TEXT):
-    if not isinstance(value, str):
-        raise _Tampered
-    return shown(value, limit)
-
-
-def _int(value, high):
-    if type(value) is not int or not 0 <= value <= high:
-        raise _Tampered
-    return value
-
-
-def _real(value, none_ok=False):
-    if value is None and none_ok:
-        return None
-    if type(value) not in (int, float) or not -1e12 <= value <= 1e12:  # NaN fails both comparisons
-        raise _Tampered
-    return float(value)
-
-
-def _clean(status):
-    """Only the fields the child writes, each of its type and within its bounds; _Tampered otherwise."""
-    if not isinstance(status, dict) or status.get("stage", "started") not in STAGES:
-        raise _Tampered
-    out = {"stage": status.get("stage", "started")}
-    if "error" in status:
-        error = status["error"]
-        if not isinstance(error, dict):
-            raise _Tampered
-        out["error"] = {"check": _text(error.get("check"), 64), "message": _text(error.get("message"))}
-    for key, high in (("epochs", 10**6), ("batch_size", 10**7)):
-        if key in status:
-            out[key] = _int(status[key], high)
-    if "model_name" in status:
-        out["model_name"] = _text(status["model_name"], 200)
-    if "preprocessing" in status:
-        pre = status["preprocessing"]
-        if not (isinstance(pre, dict) and isinstance(pre.get("ok"), bool)):
-            raise _Tampered
-        out["preprocessing"] = {"ok": pre["ok"], "message": _text(pre.get("message"))}
-    if "history" in status:
-        history = status["history"]
-        if not isinstance(history, list) or len(history) > MAX_HISTORY or not all(isinstance(r, dict) for r in history):
-            raise _Tampered
-        out["history"] = [{"epoch": _int(r.get("epoch"), MAX_HISTORY),
-                           **{k: _real(r.get(k), none_ok=k in ("val_loss", "lr")) for k in HISTORY_KEYS[1:]}}
-                          for r in history]
-    if "train_seconds" in status:
-        out["train_seconds"] = _real(status["train_seconds"])
-    return out
-
-
-def clean_status(status):
-    """The child's report as the parent may use it: a new dict of the known fields, typed and bounded (messages made
-    printable and cut to MAX_TEXT characters). It is written from the same process as student code, so a malformed
-    one means tampering: it becomes an error (score 0) instead of crashing the grader. The parameter count is not
-    taken from it: the parent computes it from the tensor shapes (grader/protocol.py)."""
-    try:
-        return _clean(status)
-    except _Tampered:
-        return {"stage": "started", "error": {"check": "status", "message": TAMPERED}}
-
-
-def _check(key, rubric, passed, output, score=None):
+def _check(key, rubric, passed, output, score=None, ran=True):
     """One check's entry. status: "passed" (all its points), "partial" (some) or "failed" (none); a bonus keeps
-    its points as max_score and says it is extra credit, outside the maximum."""
+    its points as max_score and says it is extra credit, outside the maximum. ran: False when the check could not
+    run (its output then says why, after "Not run: "), so readers of the record need not parse the text."""
     spec = rubric.check(key)
     earned = round(spec.points if score is None and passed else 0.0 if score is None else score, 4)
     status = "passed" if passed else "partial" if earned > 0 else "failed"
@@ -118,22 +23,16 @@ def _check(key, rubric, passed, output, score=None):
     if spec.bonus:
         output += " (Extra credit: counted in your score, not in the maximum.)"
     return {"key": key, "name": spec.name, "score": earned, "max_score": spec.points, "status": status,
-            "output": output, "visibility": spec.visibility, "bonus": spec.bonus}
+            "output": output, "visibility": spec.visibility, "bonus": spec.bonus, "ran": ran}
 
 
 def _not_run(key, rubric, reason):
-    return _check(key, rubric, False, f"Not run: {reason}")
+    return _check(key, rubric, False, f"Not run: {reason}", ran=False)
 
 
 # What the child was doing after each stage it reported (grader/child.py), in a student's words.
-_STAGE_WORDS = {"started": "loading your files", "loaded": "building your model",
-                "built": "checking your model's output", "shaped": "checking train_transform",
-                "checked": "training", "trained": "predicting", "done": "finishing"}
-
-
-def reached(status, stage):
-    """True when the child reported `stage` (or a later one)."""
-    return status.get("stage") in STAGES and STAGES.index(status["stage"]) >= STAGES.index(stage)
+_STAGE_WORDS = {STARTED: "loading your files", LOADED: "building your model", BUILT: "checking your model's output",
+                SHAPED: "checking train_transform", CHECKED: "training", TRAINED: "predicting", DONE: "finishing"}
 
 
 def _environment_failure(outcome, limits):
@@ -157,14 +56,14 @@ def _environment_failure(outcome, limits):
 
 def grader_failure(status, outcome, limits):
     """The environment's failure, said for the student and the instructor, when the child reported nothing, not
-    even "started" (no student code ran); None when the student's code ran. The record keeps it: class summaries
+    even STARTED (no student code ran); None when the student's code ran. The record keeps it: class summaries
     count it as a grader failure, and resume grades it again."""
     return None if status else _environment_failure(outcome, limits)
 
 
 def _failure_reason(status, outcome, limits):
     """Why the child did not finish, in words a student can act on (None if it finished)."""
-    if not status:  # nothing reported, not even "started": no student code ran
+    if not status:  # nothing reported, not even STARTED: no student code ran
         return grader_failure(status, outcome, limits)
     if outcome.memory_exceeded:
         return (f"Your run used more than {limits.memory_limit_mb:g} MB of memory (peak seen "
@@ -176,14 +75,14 @@ def _failure_reason(status, outcome, limits):
                 "smaller model, or look for an infinite loop or a sleep in your files.")
     if "error" in status:
         return status["error"]["message"]
-    if status.get("stage") == "checked" and (status.get("params") or 0) > limits.param_budget:
+    if status.get("stage") == CHECKED and (status.get("params") or 0) > limits.param_budget:
         return (f"Not trained: your model has {status['params']:,} parameters, over the budget of "
                 f"{limits.param_budget:,} (see the parameter budget check). Make it smaller and resubmit.")
-    if status.get("stage") != "done" and outcome.returncode == CHANNEL_LOST:
+    if status.get("stage") != DONE and outcome.returncode == CHANNEL_LOST:
         return (f"Your code closed or replaced the grader's report pipe (the file descriptor in ${REPORT_FD}) while "
                 f"{_STAGE_WORDS.get(status.get('stage'), 'starting')}, so the grader could not hear how your run "
                 "ended. Do not close file descriptors your code did not open (os.close, os.closerange, os.dup2).")
-    if status.get("stage") != "done" and outcome.returncode == -signal.SIGKILL:
+    if status.get("stage") != DONE and outcome.returncode == -signal.SIGKILL:
         # Not the grader's kill (that sets memory_exceeded or timed_out). Where no cgroup could be made (a Docker or
         # Gradescope container), the kernel's out-of-memory killer stops a fast-growing run between two of the
         # grader's memory checks (0.1 s apart), at the container's limit: nearly always memory, rarely os.kill.
@@ -193,7 +92,7 @@ def _failure_reason(status, outcome, limits):
                 f"limit is {limits.memory_limit_mb:g} MB), between two of the grader's checks. Use a smaller model or "
                 "batch size, and do not keep tensors (e.g. every batch's outputs) in Python lists. (If your files call "
                 "os.kill(), remove it.)")
-    if status.get("stage") != "done":
+    if status.get("stage") != DONE:
         return (f"Your code ended the grader's process early (exit status {outcome.returncode}, while "
                 f"{_STAGE_WORDS.get(status.get('stage'), 'starting')}), before predictions were made. Remove any "
                 "sys.exit(), os._exit(), os.kill() or quit() from your files, and do not close file descriptors "
@@ -208,7 +107,7 @@ def score(status, predictions, labels, outcome, rubric):
     tests, scored = [], {"val": None, "test": None}
 
     # A check is credited only when the child reported the stage that passes it (grader/protocol.py).
-    built, shaped = reached(status, "built"), reached(status, "shaped")
+    built, shaped = reached(status, BUILT), reached(status, SHAPED)
     if built:
         tests.append(_check("builds", rubric, True, f"build_model() returned {status.get('model_name')}."))
     else:

@@ -2,7 +2,7 @@
 
 Each experiment is graded by grader.grade.grade (sandboxed child, parent-side scoring), exactly as a student's
 submission would be, N at a time (-j, default one per core), each in its own worker process (instructor/worker.py),
-into OUT/<experiment>/ (results.json, grading_record.json, report.txt, predictions.npz with the val and test
+into OUT/<experiment>/ (results.json, grading_record.json, the reports, predictions.npz with the val and test
 probabilities, experiment.json with what the experiment is and where it was graded, grader.log). The same runner
 (grade_all) grades a class export (instructor/classroom.py): a class folder is a suite folder of submissions.
 OUT/labels.npz holds the val and test labels for the ensembles of `python -m instructor report`; OUT/suite.json logs
@@ -194,7 +194,7 @@ def outcome(record):
                                                              for t in record.get("tests", []))):
         return "skipped", "skipped: weights not available. " + weights_fix(message or next(
             (t["output"] for t in record.get("tests", []) if "needs pretrained weights" in t.get("output", "")), ""))
-    failed = [t for t in record.get("tests", []) if t["status"] == "failed" and not t["output"].startswith("Not run")]
+    failed = [t for t in record.get("tests", []) if t["status"] == "failed" and t.get("ran", True)]
     reason = message or (failed[0]["output"] if failed else "no predictions")
     return "failed", "failed: " + reason
 
@@ -242,7 +242,7 @@ def format_table(rows):
         lines.append(f"! melanoma recall below {TARGET_MEL_RECALL:.2f}: misses more than half the melanomas.")
     if any(r.get("flags") for r in rows):
         lines.append("FLAGGED: the integrity review found a tell of memorised test labels; see the experiment's "
-                     "report.txt (for review, not a penalty).")
+                     "instructor_report.txt (for review, not a penalty).")
     return "\n".join(lines)
 
 

@@ -96,7 +96,7 @@ def test_probabilities_near_one_are_scored_not_refused(off):
     proba = rng.dirichlet(np.ones(7), 70)
     proba[:, 0] += off  # each row now sums to 1 + off
     labels = np.arange(70) % 7
-    got = scoring.as_probabilities(proba, "test", 70)
+    got = protocol.as_probabilities(proba, "test", 70)
     assert np.allclose(got.sum(axis=1), 1, rtol=0, atol=1e-12)
     assert metrics.evaluate(labels, got)["n"] == 70  # the metrics accept what scoring passes on
 

@@ -22,7 +22,8 @@ def _tests(*statuses):
         score = {"passed": points, "partial": points / 2}.get(status, 0.0)
         out.append({"key": key, "name": name, "score": score, "max_score": points, "bonus": key.endswith("bonus"),
                     "status": "failed" if status == "not run" else status,
-                    "output": "Not run: an earlier check failed." if status == "not run" else "..."})
+                    "output": "Not run: an earlier check failed." if status == "not run" else "...",
+                    "ran": status != "not run"})
     return out
 
 

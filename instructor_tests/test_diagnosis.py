@@ -13,6 +13,7 @@ import torch
 from torchvision import transforms
 
 from locked import compare, consistency, diagnosis, train
+from locked.history import HISTORY_KEYS
 from locked.info import CLASS_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -164,7 +165,7 @@ def test_hostile_history_rows_do_not_crash_the_rules(row):
     for hist in ([row], [row, row, row], HEALTHY + [row]):
         diagnosis.diagnose(hist, GOOD, preprocessing=TRAP_PRE)
         diagnosis.diagnose(hist, None)
-    assert all(set(r) == set(diagnosis._HISTORY_KEYS) for r in diagnosis.clean_history([row, {"lr": 1}]))
+    assert all(set(r) == set(HISTORY_KEYS) for r in diagnosis.clean_history([row, {"lr": 1}]))
 
 
 def test_the_report_card_carries_the_block(tmp_path):
@@ -174,7 +175,8 @@ def test_the_report_card_carries_the_block(tmp_path):
               "metrics": {"val": NV_ONLY, "test": NV_ONLY}, "error": None, "ignored_files": [],
               "sandbox": {"isolation": ["test"], "output": ""},
               "tests": [{"key": "preprocessing", "name": "Preprocessing", "score": 10, "max_score": 10,
-                         "status": "passed", "output": "train_transform matches validation", "visibility": "visible"}]}
+                         "status": "passed", "output": "train_transform matches validation", "visibility": "visible",
+                         "ran": True}]}
     card = results.report_card(record)
     assert "What your numbers say:" in card and "predicts nevus" in card
     record["tests"][0].update(status="failed", output=TRAP_PRE["message"])

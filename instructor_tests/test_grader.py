@@ -25,7 +25,7 @@ import pytest
 
 import grader.__main__ as grader_main
 import grader.grade as grade_mod
-from grader import resultfile, results, rubric as rubric_mod, sandbox, scoring
+from grader import protocol, resultfile, results, rubric as rubric_mod, sandbox
 from grader.grade import grade
 from instructor import suite
 from locked.submission import SubmissionError
@@ -133,7 +133,7 @@ def check_outcome(record, out, passed, messages=()):
     else:
         for key in ("test_auc", "mel_recall_bonus"):
             assert tests[key]["score"] == 0.0 and tests[key]["status"] == "failed"
-            assert tests[key]["output"].startswith("Not run")
+            assert tests[key]["output"].startswith("Not run") and not tests[key]["ran"]
         assert record["metrics"] == {"val": None, "test": None}
     assert record["score"] == pytest.approx(expected, abs=1e-3)
     for key, snippet in messages:
@@ -490,7 +490,7 @@ def test_folder_without_the_two_files_scores_zero_with_a_clear_message(synthetic
 
 def test_predictions_that_are_not_numbers_are_an_error_not_a_crash():
     with pytest.raises(SubmissionError, match="The val predictions have shape"):
-        scoring.as_probabilities([["a"] * 7] * 3, "val", 3)
+        protocol.as_probabilities([["a"] * 7] * 3, "val", 3)
 
 
 def test_results_are_written_as_fresh_files_over_planted_ones(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import rubric as rubric_mod, sandbox, scoring
+from grader import protocol, rubric as rubric_mod, sandbox, scoring
 from instructor import classroom
 from locked import settings, upload
 from locked.info import CLASS_NAMES
@@ -189,34 +189,34 @@ def test_with_test_data_resolves_the_path_and_none_keeps_the_rubric(tmp_path, mo
     assert private.checks == RUBRIC.checks and private.limits == RUBRIC.limits
 
 
-# --- what the parent takes from the child's report (grader/scoring.py clean_status) ------------------------------
+# --- what the parent takes from the child's report (grader/protocol.py clean_status) -----------------------------
 
 FULL = {"stage": "done", "error": {"check": "crash", "message": "boom"}, "epochs": 3, "batch_size": 64,
         "model_name": "Net", "preprocessing": {"ok": False, "message": "differs"}, "params": 5, "other": 1,
         "history": [{"epoch": 1, "train_loss": 1, "train_acc": 0.5, "val_loss": None, "val_acc": 0.25, "lr": None,
                      "seconds": 2, "junk": 1}], "train_seconds": 12}
-TAMPERED = {"stage": "started", "error": {"check": "status", "message": scoring.TAMPERED}}
+TAMPERED = {"stage": "started", "error": {"check": "status", "message": protocol.TAMPERED}}
 
 
 def test_a_full_report_keeps_exactly_its_known_fields_typed():
-    clean = scoring.clean_status(FULL)
+    clean = protocol.clean_status(FULL)
     assert clean == {"stage": "done", "error": {"check": "crash", "message": "boom"}, "epochs": 3, "batch_size": 64,
                      "model_name": "Net", "preprocessing": {"ok": False, "message": "differs"},
                      "history": [{"epoch": 1, "train_loss": 1.0, "train_acc": 0.5, "val_loss": None,
                                   "val_acc": 0.25, "lr": None, "seconds": 2.0}], "train_seconds": 12.0}
     assert type(clean["train_seconds"]) is float and type(clean["history"][0]["train_loss"]) is float
-    assert scoring.clean_status({}) == {"stage": "started"}  # a report without a stage is the first one
+    assert protocol.clean_status({}) == {"stage": "started"}  # a report without a stage is the first one
 
 
 @pytest.mark.parametrize("change", [
     {"epochs": 0}, {"epochs": 10**6}, {"batch_size": 10**7}, {"train_seconds": 1e12}, {"train_seconds": -1e12},
-    {"history": [{**FULL["history"][0], "epoch": scoring.MAX_HISTORY}]},
+    {"history": [{**FULL["history"][0], "epoch": protocol.MAX_HISTORY}]},
     {"history": [{**FULL["history"][0], "val_loss": 0.5, "lr": 0.1}]},
-    {"history": [FULL["history"][0]] * scoring.MAX_HISTORY},
+    {"history": [FULL["history"][0]] * protocol.MAX_HISTORY},
     {"preprocessing": {"ok": True, "message": ""}},
 ], ids=_short)
 def test_values_at_their_bounds_are_kept(change):
-    clean = scoring.clean_status({**FULL, **change})
+    clean = protocol.clean_status({**FULL, **change})
     assert clean["stage"] == "done" and clean["error"]["check"] == "crash", clean["error"]
 
 
@@ -224,33 +224,33 @@ def test_values_at_their_bounds_are_kept(change):
     {"epochs": -1}, {"epochs": 10**6 + 1}, {"epochs": True}, {"epochs": 3.0}, {"batch_size": 10**7 + 1},
     {"batch_size": -1}, {"train_seconds": 1e12 + 0.5}, {"train_seconds": -1e12 - 0.5}, {"train_seconds": True},
     {"train_seconds": float("nan")}, {"train_seconds": None}, {"train_seconds": "1"},
-    {"history": [{**FULL["history"][0], "epoch": scoring.MAX_HISTORY + 1}]},
+    {"history": [{**FULL["history"][0], "epoch": protocol.MAX_HISTORY + 1}]},
     {"history": [{**FULL["history"][0], "seconds": None}]}, {"history": [{**FULL["history"][0], "train_acc": None}]},
-    {"history": [FULL["history"][0]] * (scoring.MAX_HISTORY + 1)}, {"history": [1]}, {"history": {"epoch": 1}},
+    {"history": [FULL["history"][0]] * (protocol.MAX_HISTORY + 1)}, {"history": [1]}, {"history": {"epoch": 1}},
     {"preprocessing": {"ok": 1, "message": "x"}}, {"preprocessing": ["ok"]}, {"preprocessing": {"ok": True,
                                                                                                  "message": 3}},
     {"error": "boom"}, {"error": {"check": 1, "message": "m"}}, {"error": {"check": "c"}},
     {"model_name": 5}, {"stage": "over"}, {"stage": None},
 ], ids=_short)
 def test_a_value_of_the_wrong_type_or_out_of_bounds_is_tampering(change):
-    assert scoring.clean_status({**FULL, **change}) == TAMPERED
+    assert protocol.clean_status({**FULL, **change}) == TAMPERED
 
 
 @pytest.mark.parametrize("report", [None, [], "done", 1])
 def test_a_report_that_is_not_a_mapping_is_tampering(report):
-    assert scoring.clean_status(report) == TAMPERED
+    assert protocol.clean_status(report) == TAMPERED
 
 
 def test_texts_are_shown_escaped_and_cut_at_their_own_limits():
-    long = {"error": {"check": "c" * 65, "message": "m\x1b" * scoring.MAX_TEXT}, "model_name": "n" * 201,
-            "preprocessing": {"ok": True, "message": "p" * (scoring.MAX_TEXT + 1)}}
-    clean = scoring.clean_status({**FULL, **long})
-    assert clean["error"] == {"check": shown("c" * 65, 64), "message": shown("m\x1b" * scoring.MAX_TEXT,
-                                                                              scoring.MAX_TEXT)}
+    long = {"error": {"check": "c" * 65, "message": "m\x1b" * protocol.MAX_TEXT}, "model_name": "n" * 201,
+            "preprocessing": {"ok": True, "message": "p" * (protocol.MAX_TEXT + 1)}}
+    clean = protocol.clean_status({**FULL, **long})
+    assert clean["error"] == {"check": shown("c" * 65, 64), "message": shown("m\x1b" * protocol.MAX_TEXT,
+                                                                              protocol.MAX_TEXT)}
     assert clean["error"]["check"].startswith("c" * 64 + " [... 1 characters cut]")
     assert clean["model_name"] == "n" * 200 + " [... 1 characters cut]"
-    assert clean["preprocessing"]["message"] == "p" * scoring.MAX_TEXT + " [... 1 characters cut]"
-    exact = scoring.clean_status({**FULL, "error": {"check": "c" * 64, "message": "m"}, "model_name": "n" * 200})
+    assert clean["preprocessing"]["message"] == "p" * protocol.MAX_TEXT + " [... 1 characters cut]"
+    exact = protocol.clean_status({**FULL, "error": {"check": "c" * 64, "message": "m"}, "model_name": "n" * 200})
     assert exact["error"]["check"] == "c" * 64 and exact["model_name"] == "n" * 200
 
 
@@ -343,7 +343,7 @@ def test_predictions_of_the_wrong_shape_fail_trains_and_name_the_split():
 def test_a_check_entry_has_exactly_the_fields_results_json_reads():
     entry = scoring._check("builds", RUBRIC, True, "ok")
     assert entry == {"key": "builds", "name": "Model builds", "score": 5.0, "max_score": 5.0, "status": "passed",
-                     "output": "ok", "visibility": "visible", "bonus": False}
+                     "output": "ok", "visibility": "visible", "bonus": False, "ran": True}
     tests, metrics = scoring.score({"stage": "checked", "params": 10**9, "model_name": "Net"}, None, {}, OK, RUBRIC)
     assert metrics == {"val": None, "test": None}
     budget = {t["key"]: t for t in tests}["param_budget"]["output"]
@@ -417,26 +417,26 @@ def test_a_lost_report_pipe_or_sigkill_is_said_only_before_done():
 
 
 def test_reached_is_inclusive_and_an_unknown_stage_reaches_nothing():
-    assert scoring.reached({"stage": "built"}, "built") and not scoring.reached({"stage": "built"}, "shaped")
-    assert not scoring.reached({"stage": "bogus"}, "started") and not scoring.reached({}, "started")
+    assert protocol.reached({"stage": "built"}, "built") and not protocol.reached({"stage": "built"}, "shaped")
+    assert not protocol.reached({"stage": "bogus"}, "started") and not protocol.reached({}, "started")
 
 
-# --- the child's predictions (grader/scoring.py as_probabilities) ------------------------------------------------
+# --- the child's predictions (grader/protocol.py as_probabilities) -----------------------------------------------
 
 def test_probabilities_are_kept_and_renormalised_and_logits_are_softmaxed():
     one_hot = np.eye(7)[[0, 1, 2]].astype(np.float32)
-    got = scoring.as_probabilities(one_hot, "test", 3)
+    got = protocol.as_probabilities(one_hot, "test", 3)
     assert got.dtype == np.float64 and (got == one_hot).all()
     near = np.full((2, 7), (1 - 5e-5) / 7)  # within PROBA_ATOL of 1: divided by its sum, exactly normalised
-    assert np.allclose(scoring.as_probabilities(near, "test", 2).sum(axis=1), 1, atol=1e-12, rtol=0)
+    assert np.allclose(protocol.as_probabilities(near, "test", 2).sum(axis=1), 1, atol=1e-12, rtol=0)
     for logits in ([2.0, -1.0, 0, 0, 0, 0, 0], [3.0, 1.0, 0, 0, 0, 0, 0]):  # sums to 1 with a negative; over 1
         row = np.array([logits])
-        assert np.allclose(scoring.as_probabilities(row, "val", 1), np.exp(row) / np.exp(row).sum())
+        assert np.allclose(protocol.as_probabilities(row, "val", 1), np.exp(row) / np.exp(row).sum())
 
 
 def test_predictions_that_are_not_an_array_or_not_finite_are_the_students():
     with pytest.raises(SubmissionError) as err:
-        scoring.as_probabilities([[1.0, 2.0], [3.0]], "test", 2)
+        protocol.as_probabilities([[1.0, 2.0], [3.0]], "test", 2)
     assert err.value.check == "predictions"
     assert str(err.value) == "The test predictions have shape (0,); expected (2, 7), one row per image and one " \
                              "column per class."
@@ -444,7 +444,7 @@ def test_predictions_that_are_not_an_array_or_not_finite_are_the_students():
     bad[0, :2] = np.nan
     bad[2, 1] = np.inf
     with pytest.raises(SubmissionError) as err:
-        scoring.as_probabilities(bad, "val", 3)
+        protocol.as_probabilities(bad, "val", 3)
     assert err.value.check == "predictions" and "infinite values for 2 of the 3 val images" in str(err.value)
 
 

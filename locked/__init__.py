@@ -9,6 +9,7 @@ Layout (each idea in one file):
     submission.py   load and validate a student's model.py + train_config.py
     consistency.py  train-vs-validation preprocessing check (the Normalize trap)
     engine.py       seeding, device, the training loop, prediction
+    history.py      one epoch's row of the training history: its fields, named once
     metrics.py      the course's metrics, computed with scikit-learn
     report.py       the text report the course prints
     page.py         the run as one self-contained HTML page with plots (matplotlib, imported only to draw)

@@ -14,6 +14,7 @@ Which rules fire on each of the course's solutions, and why none misleads there:
 """
 import math
 
+from locked.history import HISTORY_KEYS
 from locked.info import CLASS_NAMES
 from locked.report import mel_operating_point, share
 from locked.terms import TERMS
@@ -254,9 +255,6 @@ SUPPRESSES = {"diverged": {"preprocessing", "loss_flat", "majority", "overfittin
               "loss_flat": {"majority", "overfitting"}, "majority": {"melanoma"}}
 
 
-_HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
-
-
 def clean_history(history):
     """History rows with only finite-or-infinite numbers (else None) under the known keys.
 
@@ -268,7 +266,7 @@ def clean_history(history):
         if not isinstance(row, dict):
             continue
         clean = {k: float(row[k]) if isinstance(row.get(k), (int, float)) and not isinstance(row.get(k), bool)
-                 else None for k in _HISTORY_KEYS}
+                 else None for k in HISTORY_KEYS}
         clean["epoch"] = i + 1
         rows.append(clean)
     return rows
@@ -306,7 +304,7 @@ def grading_record_findings(record):
     tests = {t.get("key"): t for t in record.get("tests", [])}
     pre = tests.get("preprocessing")
     preprocessing = None
-    if pre and not pre["output"].startswith("Not run"):
+    if pre and pre.get("ran"):  # grader/scoring.py marks a check that could not run
         preprocessing = {"ok": pre["status"] == "passed", "message": pre["output"]}
     metrics = (record.get("metrics") or {}).get("val")
     rule = ((record.get("rubric") or {}).get("checks") or {}).get("mel_recall_bonus")

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from locked.history import HistoryRow
 from locked.info import NUM_CLASSES, SPLIT_SIZES
 from locked.submission import SubmissionError, describe_exception
 from locked.transforms import VAL_TRANSFORM
@@ -296,10 +297,10 @@ def fit(sub, model, splits, device, log=print, progress=True):
         val_logits = torch.from_numpy(predict_logits(model, val_x, device))
         val_loss = torch.nn.functional.cross_entropy(val_logits, val_y).item()
         step_scheduler(sub, scheduler, "val_loss", val_loss)
-        row = {"epoch": epoch, "train_loss": loss_sum / seen, "train_acc": correct / seen,
-               "val_loss": val_loss if math.isfinite(val_loss) else None,
-               "val_acc": (val_logits.argmax(1) == val_y).float().mean().item(),
-               "lr": optimizer.param_groups[0].get("lr"), "seconds": time.perf_counter() - t0}
+        row = HistoryRow(epoch=epoch, train_loss=loss_sum / seen, train_acc=correct / seen,
+                         val_loss=val_loss if math.isfinite(val_loss) else None,
+                         val_acc=(val_logits.argmax(1) == val_y).float().mean().item(),
+                         lr=optimizer.param_groups[0].get("lr"), seconds=time.perf_counter() - t0)._asdict()
         history.append(row)
         log(f"epoch {epoch:>3}/{sub.epochs}  train loss {row['train_loss']:.4f} acc {row['train_acc']:.3f}  "
             f"val loss {val_loss:.4f} acc {row['val_acc']:.3f}  ({row['seconds']:.1f}s)")
