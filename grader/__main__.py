@@ -27,8 +27,9 @@ def _grade(args):
         print(results.write_crash(args.out, err, time.monotonic() - t0), file=sys.stderr)
         raise
     print(results.report_card(record, student=True))  # a log may reach students: what they may see, no more
-    print(f"\nWrote {Path(args.out) / 'results.json'}, grading_record.json and report.txt (the instructor's view: every "
-          "check, and the integrity review)")
+    print(f"\nWrote into {Path(args.out)}: for the student, results.json (Gradescope's), report.txt and report.html "
+          "(this card); for the instructor only, grading_record.json and instructor_report.txt (every check with its "
+          "visibility, the sandbox, the integrity review)")
     return 0
 
 

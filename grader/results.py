@@ -1,4 +1,15 @@
-"""What the grader writes: Gradescope's results.json (with leaderboard), the full record, the report card."""
+"""What the grader writes: two documents, one per reader.
+
+For the student: results.json (Gradescope's format: a short summary, then one entry per check, so each check is
+read once), report.txt and report.html (the report card: every check shown now, the tables, the diagnosis, the
+limits of the run, their own printed output).
+For the instructor: grading_record.json (everything measured) and instructor_report.txt (the card with every check).
+Instructor-only, never in a student's document: a held check (its name, points and test-set numbers; Gradescope
+gets its entry with its visibility, and shows it when that allows), each check's visibility annotation, the
+sandbox's mechanics (isolation, uid, cgroup, bubblewrap), the integrity review (flags, perturbations, grader key),
+the submission's path on the grading machine.
+"""
+import html
 import json
 import re
 from pathlib import Path
@@ -95,12 +106,14 @@ def report_card(record, student=False):
     """The human-readable summary: every check, the per-class tables, the data banner.
 
     student=True: what a student may see now. A check that is not "visible" (and every test-set number while such a
-    check exists) is left out entirely: name, points, metrics, and the total they are part of. student=False: the
-    instructor's view, with each check's visibility and the integrity review."""
+    check exists) is left out entirely: name, points, metrics, and the total they are part of; so are the sandbox's
+    mechanics. student=False: the instructor's view, with each check's visibility, the sandbox and the integrity
+    review."""
     return _card(_safe(record), student)
 
 
-def _card(record, student):
+def _card(record, student, checks=True):
+    """checks=False: the card without its checks, for results.json, where each check has an entry of its own."""
     tests = [t for t in record["tests"] if _visible(t)] if student else record["tests"]
     held = student and len(tests) < len(record["tests"])
     head = "score on the checks shown so far" if held else "score"
@@ -110,11 +123,13 @@ def _card(record, student):
         lines.append(f"Test set: private file ({test_set['n']:,} images, md5 {test_set['md5']}, "
                      f"{test_set['bytes']:,} bytes).")
     lines.append("")
-    for t in tests:
+    for t in tests if checks else ():
         tag = (" (extra credit)" if t.get("bonus") else "") + ("" if student or _visible(t) else
                                                                f"  [students see it: {t['visibility']}]")
         lines.append(f"[{MARKS[t['status']]}] {t['name']}: {t['score']:g}/{t['max_score']:g}{tag}")
         lines.extend("    " + line for line in _cut(t["output"], MAX_TEST_OUTPUT).splitlines())
+    if not checks:
+        lines.append("Each check's result and points are in its own entry below.")
     if held:
         lines += ["", "More checks are shown after the due date or when your instructor publishes grades."]
     lines += _split_tables(record, student)
@@ -122,10 +137,16 @@ def _card(record, student):
     if record.get("ignored_files"):
         lines += ["", "Ignored (only model.py and train_config.py are graded): "
                   + ", ".join(_cut(name, MAX_NAME) for name in record["ignored_files"])]
-    lines += ["", f"Sandbox: {'; '.join(record['sandbox']['isolation'])}."]
-    if not student and record.get("integrity"):
-        lines += ["", "Integrity review (instructor only; flags are for review, not a penalty):",
-                  *_integrity_lines(record["integrity"])]
+    limits = (record.get("rubric") or {}).get("limits")
+    if limits:
+        threads = limits["threads"]
+        lines += ["", f"Limits of the graded run: {limits['time_limit_s']:g} s and {limits['memory_limit_mb']:g} MB "
+                      f"of memory, on {threads} CPU thread{'s' if threads != 1 else ''}."]
+    if not student:
+        lines += ["", f"Sandbox: {'; '.join(record['sandbox']['isolation'])}."]
+        if record.get("integrity"):
+            lines += ["", "Integrity review (instructor only; flags are for review, not a penalty):",
+                      *_integrity_lines(record["integrity"])]
     if record["sandbox"].get("output"):
         lines += ["", "Your code's printed output (truncated):", record["sandbox"]["output"]]
     return "\n".join(lines)
@@ -147,9 +168,33 @@ def _integrity_lines(review):
     return lines
 
 
+HTML_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>{title}</title>
+<style>body{{font-family:sans-serif;max-width:62em;margin:2em auto;padding:0 1em}}
+pre{{white-space:pre-wrap;font-size:.9em}} .pass{{color:#1a7f37}} .part{{color:#9a6700}} .fail{{color:#cf222e}}</style>
+</head><body>
+<h1>{title}</h1>
+<pre>{body}</pre>
+</body></html>
+"""
+
+
+def _html(card):
+    """report.html: the student's card as one self-contained page (no script, nothing loaded from elsewhere), each
+    character escaped, so whatever a student wrote is shown, never run. Check lines are coloured by their mark."""
+    title, _, body = card.partition("\n")
+    marks = {f"[{mark}] ": mark.lower() for mark in MARKS.values()}
+    rows = [f'<span class="{marks[line[:7]]}">{html.escape(line)}</span>' if line[:7] in marks
+            else html.escape(line) for line in body.split("\n")]
+    return HTML_PAGE.format(title=html.escape(title), body="\n".join(rows))
+
+
 def gradescope(record):
     """results.json in Gradescope's schema. The top-level output and the leaderboard are always visible, so they
-    carry only what students may see now; each check's own entry carries its visibility for Gradescope to apply.
+    carry only what students may see now: the card without its checks, each check being read once, in its own
+    entry, which carries its visibility for Gradescope to apply.
     A partially earned check is "passed" for Gradescope (it earned points; its score says how many), a bonus's
     max_score is its points, and the check says it is extra credit.
     Kept under MAX_RESULTS_BYTES: the printed output is cut first, then the report card, so the checks and scores
@@ -172,7 +217,7 @@ def _gradescope(record):
     results = {
         "score": record["score"],
         "execution_time": int(round(record["seconds"])),
-        "output": _card(record, student=True),
+        "output": _card(record, student=True, checks=False),
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": [{k: t[k] for k in ("name", "score", "max_score", "visibility")}
@@ -192,12 +237,16 @@ def _gradescope(record):
 
 
 def write(out_dir, record):
-    """Write results.json, grading_record.json and report.txt into out_dir, all three from the record's safe copy."""
+    """Write the student's results.json, report.txt and report.html and the instructor's grading_record.json and
+    instructor_report.txt into out_dir, all from the record's safe copy."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     record = _safe(record)
     resultfile.write_atomic(out / "grading_record.json", json.dumps(record, indent=1, default=str))
-    resultfile.write_atomic(out / "report.txt", _card(record, student=False) + "\n")  # the instructor's view
+    resultfile.write_atomic(out / "instructor_report.txt", _card(record, student=False) + "\n")
+    card = _card(record, student=True)
+    resultfile.write_atomic(out / "report.txt", card + "\n")
+    resultfile.write_atomic(out / "report.html", _html(card))
     resultfile.write_atomic(out / "results.json", json.dumps(_sized(record), indent=1))
 
 

@@ -1,7 +1,7 @@
 """Run one untrusted command: the student's code, in the child process of one grading.
 
-What applies depends on the host; the Outcome lists exactly which protections held (the report card's "Sandbox:"
-line). On a grading box (root, Linux):
+What applies depends on the host; the Outcome lists exactly which protections held (the "Sandbox:" line of the
+instructor's report, instructor_report.txt). On a grading box (root, Linux):
   - bubblewrap (`bwrap`) gives the child a minimal filesystem view: the interpreter and system libraries read-only,
     its own folder as /sandbox (the harness, its two files, data without test labels, read-only; out/ writable),
     private size-capped tmpfs for /tmp, /var/tmp, /dev/shm and its working folder, a fresh /proc of its own PID

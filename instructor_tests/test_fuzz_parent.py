@@ -1,5 +1,5 @@
 """Property tests of what the grading parent reads from the student and writes back (issue 21): the source scan
-(grader/integrity.py), the child's status (scoring.clean_status), the binary predictions and parameter shapes
+(grader/integrity.py), the child's status (protocol.clean_status), the binary predictions and parameter shapes
 (grader/protocol.py) and the three written files (grader/results.py). Whatever the student controls, none of them
 raises anything but its documented refusal (which the student would read as "the autograder failed"), and the files
 hold only printable text that forges no check line."""
@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from grader import integrity, protocol, resultfile, results, rubric as rubric_mod, sandbox, scoring
+from locked.history import HISTORY_KEYS
 from locked.info import NUM_CLASSES
 from locked.text import shown
 
@@ -160,16 +161,16 @@ FIELDS = st.sampled_from([*REAL_STATUS, "params", "unknown"])
 MUTATED = st.builds(
     lambda changes, row, drop: {**{k: v for k, v in REAL_STATUS.items() if k not in drop}, **changes,
                                 **({"history": [{**REAL_STATUS["history"][0], **row}]} if row else {})},
-    st.dictionaries(FIELDS, JSON | st.sampled_from([*scoring.STAGES, "STARTED", 10**30, math.nan, -1]), max_size=3),
-    st.dictionaries(st.sampled_from([*scoring.HISTORY_KEYS, "x"]), JSON | st.sampled_from([math.inf, 10**13, True])),
+    st.dictionaries(FIELDS, JSON | st.sampled_from([*protocol.STAGES, "STARTED", 10**30, math.nan, -1]), max_size=3),
+    st.dictionaries(st.sampled_from([*HISTORY_KEYS, "x"]), JSON | st.sampled_from([math.inf, 10**13, True])),
     st.sets(FIELDS, max_size=3))
 
 
 @fuzz(200)
 @given(status=JSON | MUTATED | st.dictionaries(FIELDS, JSON, max_size=6))
 def test_clean_status_takes_any_report(status):
-    clean = scoring.clean_status(status)
-    assert isinstance(clean, dict) and clean["stage"] in scoring.STAGES
+    clean = protocol.clean_status(status)
+    assert isinstance(clean, dict) and clean["stage"] in protocol.STAGES
     json.dumps(clean)  # written into the record as it is
     for text in (clean.get("error", {}).get("message"), clean.get("model_name")):
         assert text is None or shown(text) == text  # already as locked/text.py shows it
@@ -296,14 +297,15 @@ def _no_forged_lines(text, record, student):
 
 
 def _check_written(out, record):
-    for name in ("results.json", "report.txt", "grading_record.json"):
+    for name in ("results.json", "report.txt", "report.html", "instructor_report.txt", "grading_record.json"):
         assert _printable((out / name).read_text(encoding="utf-8"))  # strict UTF-8: no lone surrogate either
     parsed, problems = resultfile.read_results(out / "results.json")
     assert problems == []
     assert all(_printable(s) for s in _strings(parsed))  # no "\ud800" escape decoding back to a surrogate
     assert all(_printable(s) for s in _strings(json.loads((out / "grading_record.json").read_text())))
-    _no_forged_lines(parsed["output"], record, student=True)
-    _no_forged_lines((out / "report.txt").read_text(), record, student=False)
+    _no_forged_lines(parsed["output"], {**record, "tests": []}, student=True)  # each check in its own entry
+    _no_forged_lines((out / "report.txt").read_text(), record, student=True)
+    _no_forged_lines((out / "instructor_report.txt").read_text(), record, student=False)
     assert (out / "results.json").stat().st_size < results.MAX_RESULTS_BYTES
 
 

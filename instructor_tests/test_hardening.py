@@ -365,7 +365,7 @@ def test_what_the_child_sends_and_leaves_is_read_safely(plant):
         assert time.monotonic() - t0 < 2
         assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - resource_before < 50_000  # kB
     assert predictions is None and status["error"]["check"] == "status"
-    assert status["error"]["message"] in (scoring.TAMPERED,) or FORGED in status["error"]["message"]
+    assert status["error"]["message"] in (protocol.TAMPERED,) or FORGED in status["error"]["message"]
     tests, _ = scoring.score(status, predictions, {"val": [], "test": []}, outcome, RUBRIC)
     earned = {t["key"] for t in tests if t["score"]}
     assert earned == (BUILT if plant.startswith("predictions") or plant in ("report_backwards", "report_flood")
@@ -403,7 +403,7 @@ def test_nothing_reported_is_the_environments_and_anything_reported_is_not():
 
 def test_status_fields_are_typed_and_bounded():
     long = "x" * 10_000_000
-    clean = scoring.clean_status({"stage": "done", "error": {"check": "crash", "message": long}, "extra": long,
+    clean = protocol.clean_status({"stage": "done", "error": {"check": "crash", "message": long}, "extra": long,
                                   "model_name": long, "history": [{"epoch": 1, "train_loss": 0.5, "train_acc": 0.5,
                                                                    "val_loss": None, "val_acc": 0.5, "lr": 0.1,
                                                                    "seconds": 1.0, "junk": long}]})
@@ -411,11 +411,11 @@ def test_status_fields_are_typed_and_bounded():
     for bad in ({"stage": "done", "epochs": 10**400}, {"stage": "done", "epochs": True},
                 {"stage": "done", "train_seconds": float("nan")}, {"stage": "done", "history": [{"epoch": "1"}]},
                 {"stage": "done", "batch_size": -1}, {"stage": "over"}):
-        assert clean_error(bad) == scoring.TAMPERED, bad
+        assert clean_error(bad) == protocol.TAMPERED, bad
 
 
 def clean_error(status):
-    return scoring.clean_status(status).get("error", {}).get("message")
+    return protocol.clean_status(status).get("error", {}).get("message")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -624,7 +624,8 @@ def test_without_bubblewrap_the_fallback_grades_the_same_and_says_so(honest, syn
     notes = record["sandbox"]["isolation"]
     assert "the host's filesystem is visible (bubblewrap cannot run here (test))" in notes
     assert any(n.startswith("runs as uid ") for n in notes) and "own PID namespace" in "; ".join(notes)
-    assert "Sandbox: the host's filesystem is visible" in (tmp_path / "out" / "report.txt").read_text()
+    assert "Sandbox: the host's filesystem is visible" in (tmp_path / "out" / "instructor_report.txt").read_text()
+    assert "Sandbox:" not in (tmp_path / "out" / "report.txt").read_text()  # the student's card: no sandbox internals
 
 
 def test_results_are_written_before_cleanup(synthetic_root, tmp_path, monkeypatch):

@@ -106,8 +106,8 @@ def _grade(submission, out, root, **kw):
 
 
 def _student_text(out):
-    """Everything a student can read of a grading: results.json (output, tests, leaderboard)."""
-    return (Path(out) / "results.json").read_text()
+    """Everything a student can read of a grading: results.json (output, tests, leaderboard) and the report card."""
+    return "\n".join((Path(out) / name).read_text() for name in ("results.json", "report.txt", "report.html"))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def test_lookup_table_scores_high_where_labels_are_public_and_is_flagged(lookup_
     assert record["metrics"]["test"]["auc"] > 0.99  # the attack works on public labels: why the flags exist
     assert {f["kind"] for f in review["flags"]} >= {"perturbation", "val_gap", "literal_data"}
     assert review["perturbed_auc"] < review["plain_auc"] - 0.2
-    report = (Path(out) / "report.txt").read_text()  # the instructor's view carries the flags
+    report = (Path(out) / "instructor_report.txt").read_text()  # the instructor's view carries the flags
     assert "FLAG perturbation" in report and "FLAG val_gap" in report
     student = _student_text(out)
     assert "FLAG" not in student and "perturbed" not in student and "Integrity" not in student
@@ -140,7 +140,7 @@ def test_honest_submission_is_not_flagged(public_root, tmp_path):
     print(json.dumps({k: review[k] for k in ("plain_auc", "perturbed_auc", "by_kind", "val_gap")}))
     assert review["flags"] == [], review["flags"]
     assert abs(review["drop"]) < 0.05
-    assert "no flags" in (tmp_path / "out" / "report.txt").read_text()
+    assert "no flags" in (tmp_path / "out" / "instructor_report.txt").read_text()
 
 
 def test_honest_sources_have_no_large_literal_data():
@@ -301,7 +301,8 @@ def test_a_check_that_is_not_visible_appears_nowhere_a_student_sees(tmp_path, au
         assert board == {"Parameters", "Training time (s)"}
     else:
         assert {"Test AUC", "Melanoma recall", "Cancer sensitivity"} <= board
-    for text in (r["output"], printed):
+    read = r["output"] + "".join(f"\n{t['name']}: {t['output']}" for t in r["tests"] if t["visibility"] == "visible")
+    for text in (read, printed, (tmp_path / "out" / "report.txt").read_text()):  # each check in its own entry
         assert ("Test split" in text) == (not held)  # the per-class table of the test set
         for name in worth:  # a shown check's own result is there: what the held one's absence is measured by
             assert (name in text and results_of[name] in text) == (name not in held), (name, text)
@@ -310,7 +311,7 @@ def test_a_check_that_is_not_visible_appears_nowhere_a_student_sees(tmp_path, au
         assert re.search(r": \S+ / (\S+)", total).group(1) == f"{maximum:g}", total
         assert ("score on the checks shown so far" in total) == bool(held)
     assert "SECRET-FLAG" not in json.dumps(r)  # integrity flags never reach students
-    report_txt = (tmp_path / "out" / "report.txt").read_text()
+    report_txt = (tmp_path / "out" / "instructor_report.txt").read_text()
     assert "SECRET-FLAG" in report_txt
     for name, visibility in held.items():
         assert f"{name}: " in report_txt and f"[students see it: {visibility}]" in report_txt

@@ -86,7 +86,7 @@ def test_student_code_has_no_network(probe):
         pytest.skip("the sandbox isolates the network only when the grader runs as root")
     assert probe["reached"] is None, f"the sandbox reached the grader's loopback: {probe['reached']!r}"
     assert "probe: network blocked (" in probe["output"], probe["output"]
-    assert "no network" in "; ".join(probe["record"]["sandbox"]["isolation"])  # and the report card says so
+    assert "no network" in "; ".join(probe["record"]["sandbox"]["isolation"])  # and the instructor's report says so
 
 
 def test_a_file_with_the_official_md5_is_reported_official(synthetic_root, tmp_path, monkeypatch):

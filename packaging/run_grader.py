@@ -94,7 +94,8 @@ def main(argv=None):
     here = Path(__file__).resolve().parent
     ap = argparse.ArgumentParser(prog="run_grader.py", description=__doc__.splitlines()[0])
     ap.add_argument("--submission", required=True, help="the upload: a folder or a zip (see locked/upload.py)")
-    ap.add_argument("--results", required=True, help="folder for results.json, grading_record.json, report.txt")
+    ap.add_argument("--results", required=True, help="folder for results.json, the student's report.txt and report.html, grading_record.json and "
+                    "instructor_report.txt")
     ap.add_argument("--source", default=str(here.parent), help="folder holding grader/ and locked/")
     args = ap.parse_args(argv)
     try:

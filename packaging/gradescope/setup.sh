@@ -17,7 +17,7 @@ PYTHON="$DERMA_PYTHON" bash packaging/bake_assets.sh --check
 # The grading step's own imports, as run_autograder will run them (the parent never imports torch).
 "$DERMA_PYTHON" -c "import grader.grade, locked.data; print('setup.sh: grader imports OK')"
 # bubblewrap gives the sandbox its minimal filesystem view where the container allows it; elsewhere the grader
-# falls back to namespaces and a uid of its own, and each report card's "Sandbox:" line says which applied.
+# falls back to namespaces and a uid of its own, and instructor_report.txt's "Sandbox:" line says which applied.
 apt-get install -y --no-install-recommends bubblewrap || echo "setup.sh: WARNING: no bubblewrap; the sandbox falls back"
 chmod -R a+rX "$VENV"
 # The grader's key (root-only, 0600): made once here, so a regrade in a fresh container draws the same synthetic
