@@ -1,8 +1,9 @@
 """DermaMNIST 'Beat the Baseline': the otter-grader driver. An INSTRUCTOR file: students neither edit nor submit it.
 
-otter grades exactly one top-level .py. Students upload a zip of their two files (model.py, train_config.py: flat,
-in student/, as locked/upload.py's one rule allows, the same as on Gradescope); otter copies this driver next to it as a support file, runs it as a one-cell notebook, then runs the tests in
-tests/ against the globals it leaves:
+otter grades exactly one top-level .py. Students upload a zip of their two files (model.py, train_config.py) in a
+folder such as student/, found by locked/upload.py's one rule as on Gradescope (a zip with the two files at its top
+is refused by otter itself: more than one top-level .py); otter copies this driver next to it as a support file,
+runs it as a one-cell notebook, then runs the tests in tests/ against the globals it leaves:
 
     dermamnist_checks   {check key: {"name", "score", "max_score", "status", "output"}}, one per rubric check
     dermamnist_score    the grader's total (bonus included); dermamnist_max_score: its maximum (bonus excluded)
