@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from locked import data, engine, metrics, submission
 
@@ -100,12 +99,7 @@ MODELS = {"wider": (6, 2, None, True), "batchnorm": (8, 2, 100, True), "dropout"
 LESSONS = {3, 4, 7, 14}  # the experiments that show a failure (solutions/README.md)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # instructor_tests/conftest.py
 
 
 def _solution(num):

@@ -747,15 +747,6 @@ def images():
     return synthetic.generate(scale=0.05)["train_images"][:16]
 
 
-@pytest.fixture
-def one_thread():
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _transforms():
     from torchvision import transforms as T
     return T

@@ -34,12 +34,7 @@ def train(sub, splits):
     return engine.fit(sub, model, splits, "cpu", log=lambda *a: None, progress=False)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # instructor_tests/conftest.py
 
 
 def test_steps_per_epoch_counts_the_loops_batches():
