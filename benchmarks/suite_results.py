@@ -1,5 +1,6 @@
-"""docs/SUITE_RESULTS.md's tables, from a suite folder: each experiment beside the course's published figures, and
-the rank correlation (Spearman) of this run's validation AUC with the course's.
+"""docs/SUITE_RESULTS.md's tables, from a suite folder: each experiment beside the course's published figures, the
+rank correlation (Spearman) of this run's validation AUC with the course's, and whether the run shows the course's
+lessons at the size the course measured them (LESSONS: the stand-in's calibration targets, issue 22).
 
     python -m instructor suite solutions/ --only 1-22 --synthetic --out runs/suite_full -j 2
     python benchmarks/suite_results.py runs/suite_full > table.md
@@ -18,6 +19,41 @@ from instructor import suite  # noqa: E402
 
 def _f(value, digits=4):
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+#: The course's table in miniature: what a run on the stand-in must show, each with the course's own figures (real
+#: DermaMNIST, solutions/published.json). `v` maps an experiment's number to its (val AUC, val melanoma recall).
+LESSONS = [
+    ("the baseline misses the target and most melanomas (course: AUC 0.822, recall 0.00)",
+     "AUC <= 0.86, recall <= 0.15",
+     lambda v, rho: (f"AUC {v[1][0]:.3f}, recall {v[1][1]:.2f}", v[1][0] <= 0.86 and v[1][1] <= 0.15)),
+    ("a model can win on AUC and still miss melanomas (course: exp 17 0.899 / 0.08, exp 18 0.911 / 0.01)",
+     "exp 17 or 18: AUC >= 0.90 with recall <= 0.20",
+     lambda v, rho: (f"17: {v[17][0]:.3f} / {v[17][1]:.2f}; 18: {v[18][0]:.3f} / {v[18][1]:.2f}",
+                     any(v[e][0] >= 0.90 and v[e][1] <= 0.20 for e in (17, 18)))),
+    ("class weights catch more melanomas (course: exp 15 0.56 vs exp 08 0.41)", "exp 15 recall >= exp 08 + 0.15",
+     lambda v, rho: (f"{v[15][1]:.2f} vs {v[8][1]:.2f}", v[15][1] - v[8][1] >= 0.15)),
+    ("the train-only Normalize collapses the AUC (course: exp 14 0.538)", "exp 14 AUC <= 0.65",
+     lambda v, rho: (f"{v[14][0]:.3f}", v[14][0] <= 0.65)),
+    ("too small a learning rate does not learn (course: 0.661, 0.650)", "exps 03 and 04 AUC <= 0.70",
+     lambda v, rho: (f"{v[3][0]:.3f}, {v[4][0]:.3f}", max(v[3][0], v[4][0]) <= 0.70)),
+    ("the experiments rank as the course's do", "Spearman with the course's AUC >= 0.80",
+     lambda v, rho: (f"{rho:.2f}", rho >= 0.80)),
+]
+
+
+def lessons(rows, rho):
+    """The LESSONS table as (lesson, target, measured, holds) rows; a lesson whose experiments were not in the run
+    reads 'not run'."""
+    v = {r["num"]: (r["val_auc"], r["val_mel_recall"]) for r in rows}
+    out = []
+    for lesson, target, check in LESSONS:
+        try:
+            measured, holds = check(v, rho)
+        except KeyError:
+            measured, holds = "not run", None
+        out.append((lesson, target, measured, holds))
+    return out
 
 
 def main(folder):
@@ -42,6 +78,9 @@ def main(folder):
     rho = spearmanr(ours, theirs).statistic
     print(f"\nSpearman rank correlation of this run's validation AUC with the course's published AUC, over the "
           f"{len(ours)} experiments above: **{rho:.2f}**.")
+    print("\n| the course's lesson | target | this run | holds |\n|---|---|---|---|")
+    for lesson, target, measured, holds in lessons([r for r in ctx["rows"] if r["status"] == "ok"], rho):
+        print(f"| {lesson} | {target} | {measured} | {'-' if holds is None else 'yes' if holds else '**no**'} |")
 
 
 if __name__ == "__main__":

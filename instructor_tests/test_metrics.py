@@ -320,7 +320,7 @@ def test_verdict_branches(auc, mel, branch):
               "mel": "VERDICT: melanoma recall bonus met, AUC",
               "neither": "VERDICT: below target (AUC"}
     assert text.startswith(starts[branch]), text
-    if branch == "auc":
+    if branch in ("auc", "neither"):  # a model below both names the melanomas it misses, too
         assert f"misses {1 - mel:.0%} of melanomas" in text
     if branch in ("mel", "neither"):
         assert f"{auc:.3f}" in text and f"{TARGET_AUC:.2f}" in text

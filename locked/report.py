@@ -92,4 +92,5 @@ def verdict(metrics, threshold=TERMS.mel_threshold, max_false_alarm=TERMS.max_fa
                 f"A model that wins on AUC is not the one you would deploy.{said}")
     if mel_ok:
         return f"VERDICT: melanoma recall bonus met, AUC {metrics['auc']:.3f} still below {auc_target:.2f}.{said}"
-    return f"VERDICT: below target (AUC {metrics['auc']:.3f} < {auc_target:.2f}); keep experimenting."
+    return (f"VERDICT: below target (AUC {metrics['auc']:.3f} < {auc_target:.2f}), and it misses "
+            f"{1 - metrics['mel_recall']:.0%} of melanomas; keep experimenting.{said}")
