@@ -85,12 +85,13 @@ def verdict(metrics, threshold=TERMS.mel_threshold, max_false_alarm=TERMS.max_fa
                 "manageable.")
     said = f" It {point}." if point else ""
     half = "half the melanomas" if threshold == 0.5 else f"{share(threshold)} of melanomas"
+    misses = f"misses {1 - metrics['mel_recall']:.0%} of melanomas"
     if auc_ok and mel_ok:
         return f"VERDICT: beats the baseline target AND catches at least {half}. Well done.{said}"
     if auc_ok:
-        return (f"VERDICT: AUC target met, but it misses {1 - metrics['mel_recall']:.0%} of melanomas. "
+        return (f"VERDICT: AUC target met, but it {misses}. "
                 f"A model that wins on AUC is not the one you would deploy.{said}")
     if mel_ok:
         return f"VERDICT: melanoma recall bonus met, AUC {metrics['auc']:.3f} still below {auc_target:.2f}.{said}"
-    return (f"VERDICT: below target (AUC {metrics['auc']:.3f} < {auc_target:.2f}), and it misses "
-            f"{1 - metrics['mel_recall']:.0%} of melanomas; keep experimenting.{said}")
+    return (f"VERDICT: below target (AUC {metrics['auc']:.3f} < {auc_target:.2f}), and it {misses}; "
+            f"keep experimenting.{said}")
