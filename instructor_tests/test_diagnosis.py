@@ -294,6 +294,16 @@ def test_the_learning_rate_quoted_is_the_configured_one_never_a_schedulers_momen
     assert "with lr=0.01." in diagnosis.diagnose(constant, STUCK)[0]["evidence"]
 
 
+def test_a_stuck_sgd_at_a_large_rate_is_not_told_to_use_that_rate():
+    """The baseline's SGD(lr=0.1) stalls on a small stand-in: the advice must not be "try SGD(lr=0.1)"."""
+    stuck = history([1.34, 1.17, 1.15, 1.14, 1.14], [1.19, 1.16, 1.15, 1.15, 1.15], [0.66] * 5, lr=0.1)
+    found = diagnosis.diagnose(stuck, STUCK, {"optimizer": "SGD", "lr": 0.1})
+    assert rules(found) == ["loss_flat"] and "SGD(lr=0.1)" not in found[0]["try"], found
+    assert "already lr=0.1" in found[0]["try"] and "momentum=0.9" in found[0]["try"]
+    slow = diagnosis.diagnose(stuck, STUCK, {"optimizer": "SGD", "lr": 0.001})
+    assert "SGD(lr=0.1)" in slow[0]["try"], "a small SGD rate is still told to go larger"
+
+
 SCHEDULERS = {"none": (lambda o: None, 0.1),
               "cosine": (lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=4), 0.1),
               "onecycle": (lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.05, total_steps=100), 0.05),

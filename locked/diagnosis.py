@@ -163,8 +163,13 @@ def rule_loss_flat(history, metrics, config=None, preprocessing=None, error=None
     floor = class_share_loss(metrics)
     if last is None or last < FLAT_LOSS_FRACTION * floor:
         return None
+    config = config or {}
     change = "a larger learning rate: Adam(lr=1e-3), or SGD(lr=0.1) / SGD(lr=0.01, momentum=0.9)."
-    if (config or {}).get("scheduler") == "OneCycleLR":
+    if config.get("optimizer") == "SGD" and (config.get("lr") or 0) >= 0.1:
+        # the baseline itself on a small stand-in: never suggest the rate the student already has
+        change = (f"momentum or an adaptive optimizer rather than a larger rate (yours is already lr="
+                  f"{config['lr']:g}): SGD(lr=0.01, momentum=0.9) or Adam(lr=1e-3); or more epochs.")
+    if config.get("scheduler") == "OneCycleLR":
         change = ("OneCycleLR also gives SGD momentum 0.85-0.95, steps 7-20x larger than its max_lr, which can kill "
                   "a network as surely as too small a rate stalls it: with the baseline's SGD, OneCycleLR(..., "
                   "max_lr=0.1, cycle_momentum=False) or max_lr=0.01 (student/train_config.py).")
