@@ -127,7 +127,8 @@ def test_lookup_table_scores_high_where_labels_are_public_and_is_flagged(lookup_
     print(json.dumps({k: review[k] for k in ("plain_auc", "perturbed_auc", "by_kind", "val_gap", "source")}))
     assert record["metrics"]["test"]["auc"] > 0.99  # the attack works on public labels: why the flags exist
     assert {f["kind"] for f in review["flags"]} >= {"perturbation", "val_gap", "literal_data"}
-    assert review["perturbed_auc"] < review["plain_auc"] - 0.2
+    # well past the flag's limit, not at its edge: the copies fall to what the fallback CNN earns (0.81 on v3)
+    assert review["drop"] > 1.5 * rubric_mod.load().integrity.max_perturbed_drop
     report = (Path(out) / "instructor_report.txt").read_text()  # the instructor's view carries the flags
     assert "FLAG perturbation" in report and "FLAG val_gap" in report
     student = _student_text(out)

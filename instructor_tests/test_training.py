@@ -5,15 +5,16 @@ bit-identical; the course's lessons show (the train-only Normalize trap collapse
 weights catch more melanomas); a diverging config fails with a message; `python -m locked.train` prints the full
 report and writes the record.
 
-Measured at TEST_SCALE 0.2 (val: 201 images, 22 melanomas; synthetic generator version 2), BN CNN + HFlip +
+Measured at TEST_SCALE 0.2 (val: 201 images, 22 melanomas; synthetic generator version 3), BN CNN + HFlip +
 Adam(1e-3), 5 epochs, batch 32, 1 thread:
-    plain CE             AUC 0.928  mel recall 0.545 (12/22)  balanced acc 0.65
-    + train Normalize    AUC 0.610  mel recall 0.000          balanced acc 0.143 (one class for everything)
-    + class weights      AUC 0.860  mel recall 0.773 (17/22)  balanced acc 0.58, nevus recall 0.99 -> 0.57
-    baseline (student/)  AUC 0.829, nevus for everything; with Adam(lr=1e-4) (exp 04) AUC 0.44, loss stuck
-At this size balanced accuracy is decided by classes of 3-7 images (the weighted run found 0 of 7 akiec), so the
-class-weight test checks the trade itself (melanomas up, nevus recall down); on the full set the balanced accuracy
-rises too: exp 15 vs 08, 0.75 vs 0.60 (docs/DIAGNOSIS.md, with the full-set trap 0.57 and weights 0.93 / 0.76).
+    plain CE             AUC 0.868  mel recall 0.364 (8/22)   balanced acc 0.53
+    + train Normalize    AUC 0.691  mel recall 0.000          balanced acc 0.23 (nearly one class for everything)
+    + class weights      AUC 0.884  mel recall 0.545 (12/22)  balanced acc 0.65, nevus recall 0.87 -> 0.50
+    baseline (student/)  AUC 0.722, nevus for everything, loss still near the class shares; with Adam(lr=1e-4)
+                         (exp 04) AUC 0.45, the same
+At this size balanced accuracy is decided by classes of 3-7 images, so the class-weight test checks the trade itself
+(melanomas up, nevus recall down); on the full set (docs/SUITE_RESULTS.md) the trap scores 0.48 against exp 08's
+0.91, and class weights lift melanoma recall from 0.30 to 0.59 and balanced accuracy from 0.62 to 0.67 (exp 15 vs 08).
 """
 import json
 import math
@@ -33,12 +34,12 @@ STUDENT = REPO / "student"
 
 #: Epochs for the lesson configs (see the module docstring for why 5).
 LESSON_EPOCHS = 5
-#: Normalize trap: AUC must drop by at least this much (measured 0.32 here; 0.37 on the full set, exp 14 vs 08).
-NORMALIZE_AUC_DROP = 0.20
-#: Class weights: melanoma recall must rise by at least this much, the course's own gain (measured 0.23 here,
-#: i.e. 5 of 22 melanomas; 0.25 on the full set) ...
+#: Normalize trap: AUC must drop by at least this much (measured 0.18 here; 0.43 on the full set, exp 14 vs 08).
+NORMALIZE_AUC_DROP = 0.15
+#: Class weights: melanoma recall must rise by at least this much, the course's own gain (measured 0.18 here,
+#: i.e. 4 of 22 melanomas; 0.29 on the full set) ...
 CLASS_WEIGHT_MEL_GAIN = 0.15
-#: ... without the model collapsing into "everything is melanoma" (AUC measured 0.86 vs 0.93).
+#: ... without the model collapsing into "everything is melanoma" (AUC measured 0.884 vs 0.868).
 CLASS_WEIGHT_MAX_AUC_LOSS = 0.10
 
 BN_MODEL = '''
@@ -206,9 +207,14 @@ def test_diagnosis_names_the_trap_with_its_measured_statistics(lesson):
 
 
 def test_diagnosis_of_the_baseline_and_the_low_learning_rate(baseline, lesson):
-    """Experiment 01 (the student's starting point) predicts nevus for everything here: class weights. Experiment
-    04's Adam(lr=1e-4) does too, but its loss never left the class-share level: the learning rate, not weights."""
-    assert list(findings(baseline)) == ["majority"]
+    """At this size (a fifth of the training steps) experiment 01, the student's starting point, predicts nevus for
+    everything with its loss still near the class-share level, as experiment 04's Adam(lr=1e-4) does: the diagnosis
+    names each one's learning rate, not class weights (the majority rule on its own: test_diagnosis.py). On the full
+    stand-in the baseline gets further (AUC 0.83) and draws no finding (docs/DIAGNOSIS.md)."""
+    start = findings(baseline)
+    assert list(start) == ["loss_flat"], start
+    assert "with SGD lr=0.1." in start["loss_flat"]["evidence"], start
+    assert "SGD(lr=0.1)" not in start["loss_flat"]["try"] and "momentum=0.9" in start["loss_flat"]["try"], start
     stuck = findings(lesson("low_lr"))
     assert list(stuck) == ["loss_flat"], stuck
     assert "Adam lr=0.0001" in stuck["loss_flat"]["evidence"]
@@ -235,6 +241,25 @@ def test_a_diverging_config_is_reported(small_splits, tmp_path):
     assert "lr=1000000.0" in str(err.value)
     found = diagnosis.diagnose([], None, error={"check": err.value.check, "message": str(err.value)})
     assert [f["rule"] for f in found] == ["diverged"] and "smaller learning rate" in found[0]["try"]
+
+
+def test_the_unchanged_baseline_misses_the_target_and_the_melanomas_on_the_full_stand_in(tmp_path):
+    """Issue 22: offline, a student's first run fails as it does on the real data (the course's baseline: AUC 0.822,
+    melanoma recall 0.00; here 0.827 and 0.05, docs/SUITE_RESULTS.md), and the verdict says how many melanomas it
+    missed. Full size, as the README's command runs it; stand-in v2 let this baseline pass with AUC 0.913."""
+    out = tmp_path / "run.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DERMA_", "DERMAMNIST_"))}
+    env.update(DERMA_DATA_DIR=str(tmp_path / "data"), DERMA_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "locked.train", "--synthetic", "--submission", "student",
+                           "--out", str(out), "--device", "cpu"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    val = json.loads(out.read_text())["val"]
+    assert val["auc"] <= 0.86 and val["mel_recall"] <= 0.15, (val["auc"], val["mel_recall"])
+    verdict = next(line for line in proc.stdout.splitlines() if line.startswith("VERDICT:"))
+    assert verdict.startswith("VERDICT: below target"), verdict
+    assert f"misses {1 - val['mel_recall']:.0%} of melanomas" in verdict, verdict
+    assert f"caught {val['mel_caught']} of {val['mel_total']} melanomas" in verdict, verdict
 
 
 def test_command_line_run_prints_the_report_and_writes_the_record(synthetic_root, small_splits, baseline, tmp_path):
@@ -267,15 +292,15 @@ def test_command_line_run_prints_the_report_and_writes_the_record(synthetic_root
 
 
 #: A better model scores better (README, "Data"): the course's baseline (student/, experiment 01) against the BN CNN
-#: above. Measured here on stand-in v1: val AUC 0.72 against 0.88; on v2 (DermaMNIST's colours) 0.83 against 0.93,
-#: balanced accuracy higher too. On images that carry no class (every one drawn as a nevus) the two scored 0.45 and
-#: 0.53: chance differs by that much at this size, so the gain asked for is above that and the better model must
-#: also reach 0.90.
+#: above. Measured here on stand-in v1: val AUC 0.72 against 0.88; on v2 (DermaMNIST's colours) 0.83 against 0.93;
+#: on v3 0.722 against 0.868, balanced accuracy higher too. On images that carry no class (every one drawn as a
+#: nevus) the two scored 0.45 and 0.53: chance differs by that much at this size, so the gain asked for is above that
+#: and the better model must also reach 0.85 (0.91 on the full stand-in, exp 08).
 BETTER_MODEL_AUC_GAIN = 0.08
 
 
 def test_a_better_model_scores_better(baseline, lesson):
     base, better = baseline["val"], lesson("plain")["val"]
-    assert better["auc"] >= 0.90, "the comparison needs a model that learns"
+    assert better["auc"] >= 0.85, "the comparison needs a model that learns"
     assert better["auc"] >= base["auc"] + BETTER_MODEL_AUC_GAIN, (base["auc"], better["auc"])
     assert better["balanced_accuracy"] > base["balanced_accuracy"], (base, better)
