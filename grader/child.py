@@ -75,7 +75,7 @@ def main():
         return  # over budget: not trained, the parent explains
     device = engine.pick_device("cpu")
     t0 = time.perf_counter()
-    history = engine.fit(sub, model, splits, device, progress=False)
+    history = engine.fit(sub, model, splits, device, progress=False, deadline=request["deadline"])
     save(stage=protocol.TRAINED, history=history, train_seconds=time.perf_counter() - t0)
     logits = {s: engine.predict_logits(model, engine.to_val_tensor(images[s]), device) for s in ("val", "test")}
     write_out(protocol.PREDICTIONS, protocol.encode_predictions(np.concatenate([logits["val"], logits["test"]])))

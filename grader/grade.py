@@ -49,6 +49,14 @@ def _layout(box, splits, request):
     return {s: len(splits.images[s]) for s in ("val", "test")}
 
 
+def child_request(limits):
+    """What the child reads from request.json: its thread count, the epoch cap, the parameter budget and the deadline
+    its training must leave room before (locked/engine.py fit), on the clock parent and child share. Set before the
+    sandbox's own clock starts, it falls a little before the limit's kill."""
+    return {"threads": limits.threads, "max_epochs": limits.max_epochs, "param_budget": limits.param_budget,
+            "deadline": time.time() + limits.time_limit_s}
+
+
 def _forged(what, name, why, status=None):
     """The status with an error for a file in out/ the grader did not write (from `status`'s stage on)."""
     error = protocol.Error(check="status", message=FORGED.format(what=what, name=name, why=why))
@@ -79,6 +87,14 @@ def _read_outputs(sb, outcome, rows):
     except ValueError as err:
         return _forged("predictions file", protocol.PREDICTIONS, err, status), None
     return status, {"val": logits[:rows["val"]], "test": logits[rows["val"]:]}
+
+
+def _cut(status, limits):
+    """For the instructor: the epochs trained and planned when training stopped at the time limit, and what the
+    rubric made of it (None when every epoch ran)."""
+    cut = scoring.cut_by_time_limit(status)
+    return None if cut is None else {"epochs_trained": cut[0], "epochs_planned": cut[1],
+                                     "on_time_limit": limits.on_time_limit}
 
 
 def prepare_data(rubric, data_dir=None, synthetic=False):
@@ -149,8 +165,7 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
             seed = integrity.derive(key, "perturb", integrity.submission_digest(sb.path / "submission"))
             mix = integrity.Mix(splits.images["test"], seed)
             shown = data.Splits({**splits.images, "test": mix.images}, splits.labels)
-            request = {"threads": lim.threads, "max_epochs": lim.max_epochs, "param_budget": lim.param_budget}
-            rows = _layout(sb.path, shown, request)
+            rows = _layout(sb.path, shown, child_request(lim))
             sb.seal()
             # The child reads its thread count from request.json; OpenMP and MKL read theirs at import time.
             env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": sb.inside("home"), "TMPDIR": "/tmp",
@@ -176,7 +191,7 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
             params=status.get("params"), trainable_params=status.get("trainable_params"),
             history=status.get("history", []), train_seconds=train_seconds,
             rubric=rubric.as_dict(), seconds=time.monotonic() - t0, error=status.get("error"),
-            grader_failure=scoring.grader_failure(status, outcome, lim),
+            grader_failure=scoring.grader_failure(status, outcome, lim), time_limit_cut=_cut(status, lim),
             sandbox={"isolation": outcome.isolation, "seconds": outcome.seconds, "peak_rss_mb": outcome.peak_rss_mb,
                      "returncode": outcome.returncode, "timed_out": outcome.timed_out,
                      "memory_exceeded": outcome.memory_exceeded, "output_bytes": outcome.output_bytes,

@@ -144,6 +144,13 @@ def _card(record, student, checks=True):
                       f"of memory, on {threads} CPU thread{'s' if threads != 1 else ''}."]
     if not student:
         lines += ["", f"Sandbox: {'; '.join(record['sandbox']['isolation'])}."]
+        cut = record.get("time_limit_cut")
+        if cut:
+            done = ("that model scored, the training check credited for the share of epochs done" if
+                    cut["on_time_limit"] == "score" else "scored as a timeout")
+            lines += ["", f"FLAG time limit: training stopped after {cut['epochs_trained']} of {cut['epochs_planned']} "
+                          f"epochs, the next would not have finished in time; {done} (rubric on_time_limit = "
+                          f"\"{cut['on_time_limit']}\")."]
         if record.get("integrity"):
             lines += ["", "Integrity review (instructor only; flags are for review, not a penalty):",
                       *_integrity_lines(record["integrity"])]

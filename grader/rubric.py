@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from locked.info import MAX_MEL_FALSE_ALARM, TARGET_AUC, TARGET_MEL_RECALL
-from locked.settings import TIME_LIMIT_S
+from locked.settings import ON_TIME_LIMIT, TIME_LIMIT_POLICIES, TIME_LIMIT_S
 from locked.submission import DEFAULT_MAX_EPOCHS, PARAM_BUDGET
 
 import tomllib
@@ -30,6 +30,7 @@ class Limits:
     time_limit_s: float        # wall clock for the whole sandbox run
     memory_limit_mb: float     # the sandboxed process tree
     output_limit_kb: int       # printed output kept, head and tail
+    on_time_limit: str = ON_TIME_LIMIT  # "score" the epochs that fit in time_limit_s, or "zero" (locked/settings.py)
     threads: int = 1           # torch threads in the sandbox
     max_epochs: int = DEFAULT_MAX_EPOCHS
     param_budget: int = PARAM_BUDGET
@@ -127,8 +128,13 @@ def _limits(raw, source):
     for key in ("memory_limit_mb", "output_limit_kb"):
         if key not in raw:
             raise RubricError(f"{w}: {key} is missing; grader/rubric.toml has the default.")
+    policy = raw.get("on_time_limit", ON_TIME_LIMIT)
+    if not (isinstance(policy, str) and policy in TIME_LIMIT_POLICIES):
+        raise RubricError(f"{w} on_time_limit = {policy!r}: use \"score\" (score the epochs that fit in the limit) "
+                          "or \"zero\" (a run cut by the limit scores nothing for training and the test).")
     return Limits(time_limit_s=_number(f"{w} time_limit_s", raw.get("time_limit_s", TIME_LIMIT_S), float, 0,
                                        low_open=True),
+                  on_time_limit=policy,
                   memory_limit_mb=_number(f"{w} memory_limit_mb", raw["memory_limit_mb"], float, 0, low_open=True),
                   output_limit_kb=_number(f"{w} output_limit_kb", raw["output_limit_kb"], int, 1),
                   threads=_number(f"{w} threads", raw.get("threads", 1), int, 1, 64),

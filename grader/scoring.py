@@ -100,6 +100,21 @@ def _failure_reason(status, outcome, limits):
     return None
 
 
+def cut_by_time_limit(status):
+    """(epochs trained, epochs planned) when the locked loop stopped training before an epoch that would not have
+    finished within the time limit (locked/engine.py fit's deadline), else None."""
+    planned, done = status.get("epochs"), len(status.get("history", []))
+    return (done, planned) if reached(status, TRAINED) and planned and done < planned else None
+
+
+def _cut_words(status, limits):
+    done, planned = cut_by_time_limit(status)
+    epoch = max(row["seconds"] for row in status["history"])
+    return (f"Trained {done} of {planned} epochs within the {limits.time_limit_s:g} s limit: another epoch (up to "
+            f"{epoch:.0f} s each here) and the predictions would not have finished in time, so training stopped "
+            f"after epoch {done}")
+
+
 def score(status, predictions, labels, outcome, rubric):
     """Return (tests, metrics) where metrics holds the grader-computed val and test metrics (or None)."""
     limits = rubric.limits
@@ -143,7 +158,17 @@ def score(status, predictions, labels, outcome, rubric):
             scored = {s: metrics.evaluate(labels[s], proba[s]) for s in ("val", "test")}
         except SubmissionError as err:
             trained, reason = False, str(err)
-    if trained:
+    cut = cut_by_time_limit(status) if trained else None
+    if cut and limits.on_time_limit == "zero":
+        trained, scored = False, {"val": None, "test": None}
+        reason = (f"{_cut_words(status, limits)}. This course scores a run that does not finish its epochs within "
+                  f"the limit as a timeout: no points for training or the test. Set EPOCHS to at most {cut[0]} in "
+                  "train_config.py, or use a smaller model.")
+    if trained and cut:
+        tests.append(_check("trains", rubric, False, (
+            f"{_cut_words(status, limits)} and that model was scored. For all points, set EPOCHS to at most {cut[0]} "
+            "in train_config.py, or use a smaller model."), score=rubric.check("trains").points * cut[0] / cut[1]))
+    elif trained:
         epochs = len(status.get("history", []))
         tests.append(_check("trains", rubric, True, f"Trained {epochs} epochs in {outcome.seconds:.0f} s "
                             f"(limit {limits.time_limit_s:g} s), peak memory {outcome.peak_rss_mb:.0f} MB "

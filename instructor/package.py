@@ -351,6 +351,7 @@ def student_readme(rubric):
     lim = rubric.limits
     return Template((PACKAGING / "starter" / "README.md").read_text()).substitute(
         rubric_table=_rubric_table(rubric), max_points=f"{rubric.max_score:g}", time_limit=f"{lim.time_limit_s:g}",
+        on_time_limit=settings.TIME_LIMIT_POLICIES[lim.on_time_limit],
         memory_limit=f"{lim.memory_limit_mb:g}", max_epochs=lim.max_epochs,
         param_budget=f"{lim.param_budget:,}", auc_target=f"{rubric.check('test_auc').target:.2f}")
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torchvision import transforms
 
-from locked import compare, consistency, diagnosis, train
+from locked import compare, consistency, diagnosis, settings, train
 from locked.history import HISTORY_KEYS
 from locked.info import CLASS_NAMES
 
@@ -211,6 +211,9 @@ def test_forecast_against_the_limit_and_what_to_change():
     # what fits under 80% of the limit (432 s): 40 s outside the epochs + 57.932 s an epoch -> 6 epochs (387.6 s);
     # 7 would take 445.5 s
     assert "EPOCHS = 6 (from 10)" in text
+    assert settings.TIME_LIMIT_POLICIES["score"] in text  # the course's rubric scores the epochs that fit
+    zero = diagnosis.format_forecast(diagnosis.forecast(0.114, 219, 10, 4.0, 12.0, **BOX, on_time_limit="zero"))
+    assert "WILL NOT FINISH: a run cut by the time limit scores nothing for training or the test." in zero
     assert not diagnosis.forecast(0.114, 219, 6, 4.0, 12.0, **BOX)["tight"]
     assert diagnosis.forecast(0.114, 219, 7, 4.0, 12.0, **BOX)["tight"]
 

@@ -279,6 +279,43 @@ def test_sleep_in_training_is_stopped_at_the_time_limit(synthetic_root, tmp_path
         ("trains", "look for an infinite loop or a sleep")])
 
 
+CUT_LIMIT_S = 40  # slow_epochs: about 3 s an epoch, 30 epochs; a few fit in this after torch's import
+
+
+def test_epochs_that_outrun_the_limit_are_cut_and_the_model_is_scored(synthetic_root, tmp_path):
+    """Issue 27: every anchor gives nothing when the time limit hits. The locked loop knows the deadline: it stops
+    before an epoch that would not finish, predicts with the model it has, and the training check gets the share of
+    epochs done; the instructor's report flags it."""
+    record, elapsed = _grade(SUBS / "slow_epochs", tmp_path / "out", synthetic_root, time_limit_s=CUT_LIMIT_S)
+    assert not record["sandbox"]["timed_out"] and record["sandbox"]["seconds"] < CUT_LIMIT_S
+    cut = record["time_limit_cut"]
+    done = len(record["history"])
+    assert cut == {"epochs_trained": done, "epochs_planned": 30, "on_time_limit": "score"} and 1 <= done < 30
+    trains = by_key(record)["trains"]
+    assert trains["status"] == "partial" and trains["score"] == pytest.approx(POINTS["trains"] * done / 30, abs=1e-4)
+    assert f"Trained {done} of 30 epochs within the {CUT_LIMIT_S} s limit" in trains["output"]
+    assert f"set EPOCHS to at most {done}" in trains["output"]
+    auc = by_key(record)["test_auc"]
+    assert auc["ran"] and f"Test macro AUC {record['metrics']['test']['auc']:.4f}" in auc["output"]
+    assert record["score"] == pytest.approx(sum(POINTS[k] for k in BUILT) + trains["score"] + auc["score"]
+                                            + by_key(record)["mel_recall_bonus"]["score"], abs=1e-3)
+    report = (tmp_path / "out" / "instructor_report.txt").read_text()
+    assert f"FLAG time limit: training stopped after {done} of 30 epochs" in report
+    assert "FLAG" not in (tmp_path / "out" / "report.txt").read_text()
+    check_gradescope(tmp_path / "out" / "results.json")
+
+
+def test_a_rubric_can_score_a_cut_run_as_a_timeout(synthetic_root, tmp_path):
+    record, _ = _grade(SUBS / "slow_epochs", tmp_path / "out", synthetic_root, time_limit_s=CUT_LIMIT_S,
+                       on_time_limit="zero")
+    done = record["time_limit_cut"]["epochs_trained"]
+    assert record["time_limit_cut"]["on_time_limit"] == "zero" and 1 <= done < 30
+    check_outcome(record, tmp_path / "out", BUILT, [
+        ("trains", f"Trained {done} of 30 epochs within the {CUT_LIMIT_S} s limit"),
+        ("trains", "scores a run that does not finish its epochs within the limit as a timeout")])
+    assert "scored as a timeout" in (tmp_path / "out" / "instructor_report.txt").read_text()
+
+
 def test_print_flood_is_stopped_and_truncated(synthetic_root, tmp_path):
     record, elapsed = _grade(SUBS / "print_flood", tmp_path / "out", synthetic_root, time_limit_s=KILL_LIMIT_S)
     box = record["sandbox"]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import grader.grade as grade_mod
-from grader import child, protocol
+from grader import child, protocol, rubric as rubric_mod
 from locked import data, weights
 from locked.history import HISTORY_KEYS
 from locked.submission import SubmissionError
@@ -36,7 +36,8 @@ def _run_child(tmp_path, rows=48):
         (box / sub).mkdir(parents=True)
     for name in ("model.py", "train_config.py"):
         (box / "submission" / name).write_text((HONEST / name).read_text())
-    grade_mod._layout(box, data.Splits(images, labels), {"threads": 1, "max_epochs": 1, "param_budget": 10**6})
+    grade_mod._layout(box, data.Splits(images, labels),
+                      grade_mod.child_request(rubric_mod.load(max_epochs=1, param_budget=10**6).limits))
     read, write = os.pipe()
     env = {**os.environ, protocol.REPORT_FD: str(write), "OMP_NUM_THREADS": "1", "HOME": str(box / "home")}
     proc = subprocess.Popen([sys.executable, "-I", str(box / "harness" / "child.py")], cwd=box / "work", env=env,

@@ -37,11 +37,18 @@ def test_defaults_load_into_an_immutable_object():
     ("[checks.trains]\nthreshold = 0.5\n", "[checks.trains]: unknown key 'threshold'"),
     ("[checks.test_auc]\ntarget = 1.5\n", "target = 1.5: must be >= 0 and <= 1"),
     ("[limits\n", "not valid TOML"),
+    ("[limits]\non_time_limit = \"half\"\n", "on_time_limit = 'half': use \"score\""),
+    ("[limits]\non_time_limit = [\"zero\"]\n", "on_time_limit = ['zero']: use \"score\""),
 ])
 def test_a_wrong_rubric_names_the_key_and_the_fix(tmp_path, text, words):
     with pytest.raises(rubric_mod.RubricError) as err:
         _load(tmp_path, text)
     assert words in str(err.value) and "rubric.toml" in str(err.value)
+
+
+def test_a_run_cut_by_the_time_limit_is_scored_unless_the_rubric_says_zero(tmp_path):
+    assert rubric_mod.load().limits.on_time_limit == settings.ON_TIME_LIMIT == "score"
+    assert _load(tmp_path, "[limits]\non_time_limit = \"zero\"\n").limits.on_time_limit == "zero"
 
 
 def test_the_bonus_is_a_flag_not_a_key_name(tmp_path):

@@ -34,7 +34,7 @@ def _show(folder):
 
 def test_packaged_limits_and_targets_reach_the_students_kit(tmp_path):
     rubric = tmp_path / "rubric.toml"
-    rubric.write_text("[checks.test_auc]\ntarget = 0.85\n[limits]\nparam_budget = 2_000_000\n")
+    rubric.write_text("[checks.test_auc]\ntarget = 0.85\n[limits]\nparam_budget = 2_000_000\non_time_limit = \"zero\"\n")
     kit_zip = package.build(tmp_path / "dist", rubric, only=("starter",), time_limit=300, log=lambda *a: None)
     with zipfile.ZipFile(kit_zip["starter"]) as z:
         z.extractall(tmp_path / "kit")
@@ -44,6 +44,7 @@ def test_packaged_limits_and_targets_reach_the_students_kit(tmp_path):
         rubric_mod.load(rubric, time_limit_s=300)).as_dict()
     readme = (kit / "README.md").read_text()
     assert "at least 0.85" in readme and "finish in 300 s" in readme and "at most 2,000,000 parameters" in readme
+    assert settings.TIME_LIMIT_POLICIES["zero"] in readme  # what the time limit does to a run, as the rubric says
     shown = _show(kit)
     assert "about 38 s of the 300 s limit" in shown  # (8 + 5 x (100 x 0.01 + 1) + 1) / 0.5
     assert "(target >= 0.85)" in shown and "VERDICT: AUC target met" in shown  # 0.87 passes 0.85, not 0.90
@@ -64,8 +65,10 @@ def test_a_broken_kit_file_falls_back_key_by_key(tmp_path):
     """The kit's file is the student's to break; the grader never reads it. Bad keys fall back, good ones hold."""
     path = tmp_path / "terms.json"
     path.write_text(json.dumps({"auc_target": 0.8, "time_limit_s": -1, "param_budget": 1.5, "max_epochs": True,
-                                "mel_threshold": "x", "unknown": 1}))
+                                "mel_threshold": "x", "unknown": 1, "on_time_limit": ["zero"]}))
     assert terms.load(path) == terms.Terms(auc_target=0.8)
+    path.write_text(json.dumps({"on_time_limit": "zero", "max_false_alarm": "half"}))
+    assert terms.load(path) == terms.Terms(on_time_limit="zero")
     for text in ("", "[1, 2]", "{", "\udcff"):
         path.write_text(text, errors="surrogateescape")
         assert terms.load(path) == terms.Terms()

@@ -21,11 +21,12 @@ import math
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from locked import diagnosis, submission, train
+from locked import diagnosis, engine, submission, train
 from locked.info import CLASS_NAMES
 from locked.submission import SubmissionError
 
@@ -228,6 +229,22 @@ def test_class_weights_catch_more_melanomas(lesson):
         (plain["mel_recall"], weighted["mel_recall"])
     assert weighted["auc"] >= plain["auc"] - CLASS_WEIGHT_MAX_AUC_LOSS, (plain["auc"], weighted["auc"])
     assert weighted["per_class"]["nv"]["recall"] < plain["per_class"]["nv"]["recall"], "the trade: fewer nevi called"
+
+
+def test_under_a_deadline_an_epoch_starts_only_if_it_and_the_predictions_fit():
+    """Worked by hand: a 10 s epoch and 1 s per 100 validation images, then 300 rows to predict (3 s): the next
+    epoch needs 1.25 x 13 s + 5 s = 21.25 s before the deadline."""
+    fits = lambda left: engine.next_epoch_fits(time.time() + left, 10.0, 1.0, 100, 300)  # noqa: E731
+    assert fits(22.0) and not fits(20.5)
+
+
+def test_training_stops_before_an_epoch_that_would_pass_the_deadline(small_splits):
+    sub = submission.load(STUDENT)
+    logs = []
+    history = engine.fit(sub, engine.new_model(sub), small_splits, "cpu", log=logs.append, progress=False,
+                         deadline=time.time() + 1)
+    assert len(history) == 1 < sub.epochs  # the first epoch always runs; the second would not fit in the second left
+    assert logs[-1].startswith(f"stopped after epoch 1/{sub.epochs}: another epoch")
 
 
 def test_a_diverging_config_is_reported(small_splits, tmp_path):

@@ -17,6 +17,7 @@ import math
 from locked.history import HISTORY_KEYS
 from locked.info import CLASS_NAMES
 from locked.report import mel_operating_point, share
+from locked.settings import TIME_LIMIT_POLICIES
 from locked.terms import TERMS
 
 #: Below this validation AUC a model "learned nothing useful" (chance is 0.5; the course's weakest real model, the
@@ -323,18 +324,20 @@ def from_grading_record(record):
 
 
 def forecast(step_seconds, steps_per_epoch, epochs, eval_seconds, predict_seconds, time_limit_s=TERMS.time_limit_s,
-             cpu_share=GRADING_CPU_SHARE, overhead_s=CHILD_OVERHEAD_S):
+             cpu_share=GRADING_CPU_SHARE, overhead_s=CHILD_OVERHEAD_S, on_time_limit=TERMS.on_time_limit):
     """Forecast the graded run's wall-clock time from one-thread measurements on this machine.
 
     step_seconds: one training step (transform, forward, backward, update) with one thread; eval_seconds: one pass
     over the validation split (done after every epoch); predict_seconds: the final val + test prediction.
-    Returns {"seconds", "full_core_seconds", "limit", "cpu_share", "fits", "tight"}.
+    on_time_limit: what the grader does with epochs that would not finish in time (locked/settings.py).
+    Returns {"seconds", "full_core_seconds", "limit", "cpu_share", "fits", "tight", "on_time_limit", ...}.
     """
     core = overhead_s + epochs * (steps_per_epoch * step_seconds + eval_seconds) + predict_seconds
     seconds = core / cpu_share
     return {"seconds": seconds, "full_core_seconds": core, "limit": time_limit_s, "cpu_share": cpu_share,
             "epochs": epochs, "epoch_seconds": (steps_per_epoch * step_seconds + eval_seconds) / cpu_share,
-            "fits": seconds <= time_limit_s, "tight": seconds > FORECAST_MARGIN * time_limit_s}
+            "fits": seconds <= time_limit_s, "tight": seconds > FORECAST_MARGIN * time_limit_s,
+            "on_time_limit": on_time_limit}
 
 
 def format_forecast(f, batch_size=None):
@@ -346,7 +349,9 @@ def format_forecast(f, batch_size=None):
         return line
     fixed = f["seconds"] - f["epochs"] * f["epoch_seconds"]
     max_epochs = max(0, int((FORECAST_MARGIN * f["limit"] - fixed) // f["epoch_seconds"]))
-    verdict = "WILL NOT FINISH: a timeout loses most of the points." if not f["fits"] else "too close to the limit."
+    verdict = "too close to the limit."
+    if not f["fits"]:
+        verdict = f"WILL NOT FINISH: {TIME_LIMIT_POLICIES[f['on_time_limit']]}."
     return (f"{line}\n  WARNING: {verdict} Fit it in: EPOCHS = {max_epochs} (from {f['epochs']}), a narrower or "
             f"smaller model (fewer channels, no 224-pixel upsampling), or a larger BATCH_SIZE"
             f"{f' than {batch_size}' if batch_size else ''} (fewer, cheaper steps per epoch).")

@@ -29,6 +29,11 @@ EVAL_BATCH = 128  # measured fastest on CPU: large enough to amortise per-batch 
 #: A batch loss above this counts as diverged, like NaN/inf. Cross-entropy starts near ln(7) = 1.95; an exploding
 #: run (e.g. SGD lr=1e6) reaches 1e17 and more while staying finite, then trains on as a dead network.
 DIVERGED_LOSS = 1e6
+#: Under a deadline (the grader's time limit), the next epoch starts only if it and the final predictions would end
+#: this much earlier than their estimate allows (epoch times vary with the student's transform and the machine's
+#: load, and a run past the limit is killed with nothing to score), with this many seconds left for writing and exit.
+DEADLINE_SAFETY = 1.25
+DEADLINE_SLACK_S = 5.0
 
 
 def pin_threads(n=None):
@@ -253,9 +258,20 @@ def predict_logits(model, x, device):
     return torch.cat([o.float().cpu() for o in out]).numpy()
 
 
-def fit(sub, model, splits, device, log=print, progress=True):
+def next_epoch_fits(deadline, epoch_seconds, val_seconds, rows_val, rows_after):
+    """Whether one more epoch (as long as the longest so far, its validation pass included) and then predicting
+    `rows_after` images (at the pace of the slowest validation pass of `rows_val`) end before `deadline`
+    (time.time()), with DEADLINE_SAFETY and DEADLINE_SLACK_S to spare."""
+    predict = val_seconds * rows_after / max(rows_val, 1)
+    return time.time() + DEADLINE_SAFETY * (epoch_seconds + predict) + DEADLINE_SLACK_S <= deadline
+
+
+def fit(sub, model, splits, device, log=print, progress=True, deadline=None):
     """Train `model` with the student's config; return the per-epoch history.
 
+    deadline: a time.time() by which training and predicting every split in `splits` must be over (the grader's
+    time limit). Training then stops before an epoch that would not finish in time, and the history is shorter than
+    sub.epochs: the model of the last finished epoch is the one predicted with. None: every epoch runs.
     Raises SubmissionError when the loss diverges or the student's code fails mid-run.
     """
     train_y = torch.as_tensor(splits.labels["train"])
@@ -266,8 +282,15 @@ def fit(sub, model, splits, device, log=print, progress=True):
     model.to(device)
     channels_last = _channels_last_ok(model, device)
     shuffle = torch.Generator().manual_seed(SEED)
-    n, history = len(train_x), []
+    n, history, longest_val = len(train_x), [], 0.0
+    rows_after = sum(len(images) for name, images in splits.images.items() if name != "train")
     for epoch in range(1, sub.epochs + 1):
+        if deadline is not None and history and not next_epoch_fits(
+                deadline, max(row["seconds"] for row in history), longest_val, len(val_x), rows_after):
+            log(f"stopped after epoch {epoch - 1}/{sub.epochs}: another epoch (about "
+                f"{max(row['seconds'] for row in history):.0f} s) and the predictions would not finish within the time "
+                "limit, so the model of the last epoch is the one scored.")
+            break
         t0 = time.perf_counter()
         model.train()
         order = torch.randperm(n, generator=shuffle).tolist()  # plain ints index the image list faster than 0-d tensors
@@ -294,7 +317,9 @@ def fit(sub, model, splits, device, log=print, progress=True):
             correct += (logits.argmax(1) == y).sum().item()
             seen += len(idx)
         step_scheduler(sub, scheduler, "epoch")
+        t_val = time.perf_counter()
         val_logits = torch.from_numpy(predict_logits(model, val_x, device))
+        longest_val = max(longest_val, time.perf_counter() - t_val)
         val_loss = torch.nn.functional.cross_entropy(val_logits, val_y).item()
         step_scheduler(sub, scheduler, "val_loss", val_loss)
         row = HistoryRow(epoch=epoch, train_loss=loss_sum / seen, train_acc=correct / seen,

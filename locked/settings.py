@@ -35,6 +35,14 @@ IMAGE_PYTHON = f"{IMAGE_VENV}/bin/python"
 # The grading box's wall clock for the whole sandboxed run (training + prediction), seconds: Gradescope allows 600
 # and the grader needs the rest to load the data, score and write. The rubric's default (grader/rubric.py).
 TIME_LIMIT_S = 540
+# What the time limit does to a run whose epochs would not all finish in it (the rubric's [limits] on_time_limit),
+# in the words the student's forecast and starter kit use. "zero" is what every other grader does.
+TIME_LIMIT_POLICIES = {
+    "score": ("the grader stops training before the epoch that would not end in time, scores that model and gives "
+              "the training check only the share of epochs done"),
+    "zero": "a run cut by the time limit scores nothing for training or the test",
+}
+ON_TIME_LIMIT = "score"
 # The sandbox's memory limit in the grading images: a 768 MB box (Gradescope's default; `docker run --memory=768m`)
 # with the CPU build of torch (instructor/package.py bakes it into gradescope.env; the Dockerfile sets it).
 IMAGE_MEMORY_LIMIT_MB = 640

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from locked.info import MAX_MEL_FALSE_ALARM, TARGET_AUC, TARGET_MEL_RECALL
-from locked.settings import TIME_LIMIT_S
+from locked.settings import ON_TIME_LIMIT, TIME_LIMIT_POLICIES, TIME_LIMIT_S
 from locked.submission import DEFAULT_MAX_EPOCHS, PARAM_BUDGET
 
 FILE = Path(__file__).with_name("terms.json")
@@ -26,6 +26,7 @@ class Terms:
     mel_threshold: float = TARGET_MEL_RECALL    # melanoma bonus: recall at or above ...
     max_false_alarm: float = MAX_MEL_FALSE_ALARM  # ... with at most this share of other lesions called melanoma
     time_limit_s: float = TIME_LIMIT_S          # wall clock of the graded run (training + prediction)
+    on_time_limit: str = ON_TIME_LIMIT          # "score" the epochs that fit in it, or "zero" (locked/settings.py)
     param_budget: int = PARAM_BUDGET
     max_epochs: int = DEFAULT_MAX_EPOCHS
 
@@ -37,10 +38,13 @@ def of_rubric(rubric):
     """The terms of a loaded rubric (grader/rubric.py's Rubric): what `instructor package` writes into the kit."""
     auc, bonus, lim = rubric.check("test_auc"), rubric.check("mel_recall_bonus"), rubric.limits
     return Terms(auc_target=auc.target, mel_threshold=bonus.threshold, max_false_alarm=bonus.max_false_alarm,
-                 time_limit_s=lim.time_limit_s, param_budget=lim.param_budget, max_epochs=lim.max_epochs)
+                 time_limit_s=lim.time_limit_s, on_time_limit=lim.on_time_limit, param_budget=lim.param_budget,
+                 max_epochs=lim.max_epochs)
 
 
 def _valid(key, value):
+    if key == "on_time_limit":
+        return isinstance(value, str) and value in TIME_LIMIT_POLICIES
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         return False
     if key in ("param_budget", "max_epochs"):
