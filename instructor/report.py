@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from instructor import deployment, suite
+from instructor import deployment, runs
 from locked.info import CANCER_CLASSES, CLASS_NAMES, TARGET_AUC, TARGET_MEL_RECALL
 from locked.text import shown
 
@@ -90,9 +90,9 @@ def _published(meta):
 
 
 def load(suite_dir):
-    """Everything the page needs from a suite folder (read by instructor/suite.py, the folder's one reader)."""
+    """Everything the page needs from a suite folder (read by instructor/runs.py, the folder's one reader)."""
     suite_dir = Path(suite_dir)
-    ctx = suite.read(suite_dir)
+    ctx = runs.read(suite_dir)
     if not ctx["rows"]:
         raise SystemExit(f"{suite_dir}: no graded experiments (run `python -m instructor suite ... --out {suite_dir}`).")
     published, pub_by_id = _published(ctx["meta"])
@@ -109,7 +109,7 @@ def machine(ctx):
 
 
 def hardware_text(ctx):
-    return suite.hardware_label(*machine(ctx))
+    return runs.hardware_label(*machine(ctx))
 
 
 def run_label(ctx):
@@ -160,9 +160,9 @@ def timing(ctx):
     rows = ctx["rows"]
     graded = sum(r["grade_seconds"] or 0 for r in rows)
     train = sum(r["train_seconds"] or 0 for r in rows if r["status"] == "ok")
-    runs = ctx["meta"].get("runs") or []
-    longest = max(runs, key=lambda r: len(r.get("graded", [])), default=None)
-    return {"grading_seconds": graded, "train_seconds": train, "runs": runs, "main_run": longest}
+    invocations = ctx["meta"].get("runs") or []
+    longest = max(invocations, key=lambda r: len(r.get("graded", [])), default=None)
+    return {"grading_seconds": graded, "train_seconds": train, "runs": invocations, "main_run": longest}
 
 
 def headline(ctx):
