@@ -36,7 +36,7 @@ from locked.text import shown
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
 GRADEBOOK, CANVAS_GRADEBOOK, CLASS_REPORT = "gradebook.csv", "gradebook_canvas.csv", "class_report.html"
-RESERVED = {runs.LABELS, runs.SUITE, "labels.json", GRADEBOOK, CANVAS_GRADEBOOK, CLASS_REPORT}
+RESERVED = {runs.LABELS, runs.SUITE, runs.LABELS_DATA, GRADEBOOK, CANVAS_GRADEBOOK, CLASS_REPORT}
 SKIPPED = {"__MACOSX", "__pycache__"}
 DEPLOY_SHOWN = 10
 SCATTER_NAMES_MAX = 40  # more names than this on one scatter plot cover each other: the points are left unlabelled

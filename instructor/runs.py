@@ -4,7 +4,7 @@
                     RECORD; results.json and the reports; predictions.npz, the PREDICTIONS: val and test
                     probabilities), experiment.json (EXPERIMENT: what it is, where and when it was graded, its resume
                     key) and grader.log (LOG)
-    OUT/labels.npz  the val and test labels (LABELS, this user's alone) and labels.json, the data they are from
+    OUT/labels.npz  the val and test labels (LABELS, this user's alone) and labels.json (LABELS_DATA), their data
     OUT/suite.json  every run of the suite or class, and the current table (SUITE)
 
 This module writes OUT's own files and reads every file back: for the runner (instructor/suite.py: which gradings
@@ -24,6 +24,7 @@ from locked.info import TARGET_AUC, TARGET_MEL_RECALL
 
 RECORD, PREDICTIONS, EXPERIMENT, LABELS, SUITE, LOG = (
     "grading_record.json", "predictions.npz", "experiment.json", "labels.npz", "suite.json", "grader.log")
+LABELS_DATA = "labels.json"  # the data and its key that OUT/labels.npz holds the labels of
 WEIGHTS_GLOB = "resnet18-*.pth"  # torchvision's cached ImageNet ResNet18 file name
 
 
@@ -173,7 +174,7 @@ def read(out):
     probabilities."""
     out = Path(out)
     meta = read_json(out / SUITE) or {}
-    label_meta = read_json(out / "labels.json") or {}
+    label_meta = read_json(out / LABELS_DATA) or {}
     key = label_meta.get("key") or meta.get("key")
     rows, stale, infos, records = [], [], {}, {}
     for record, info in graded(out):
@@ -207,8 +208,8 @@ def save_labels(out, splits, provenance):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as f:
         np.savez(f, val=splits.labels["val"], test=splits.labels["test"])
-    (Path(out) / "labels.json").write_text(json.dumps({"data": provenance, "key": provenance_key(provenance)},
-                                                      indent=1))
+    (Path(out) / LABELS_DATA).write_text(json.dumps({"data": provenance, "key": provenance_key(provenance)},
+                                                    indent=1))
 
 
 def write_suite(out, provenance, key, hw, threads, solutions, runs):
