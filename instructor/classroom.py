@@ -490,8 +490,9 @@ def run(export, out, data_dir=None, synthetic=False, rerun=False, rubric=None, t
     from grader import rubric as rubric_mod
 
     entries, notes = discover(export)
-    summary = suite.grade_all(entries, out, data_dir, synthetic, rerun, rubric, threads, time_limit, memory_limit,
-                              progress, log, jobs, desc="class", source=export,
+    summary = suite.grade_all(entries, out, data_dir=data_dir, synthetic=synthetic, rerun=rerun, rubric=rubric,
+                              threads=threads, time_limit=time_limit, memory_limit=memory_limit, progress=progress,
+                              log=log, jobs=jobs, desc="class", source=export,
                               command="grade-class" if sys.argv[1:2] == ["grade-class"] else None, cluster=cluster)
     graded_rubric = rubric_mod.load(rubric)
     book, ctx = gradebook(summary["out"], entries, [c.key for c in graded_rubric.checks])

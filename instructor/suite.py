@@ -202,41 +202,27 @@ def run(solutions, out=DEFAULT_OUT, data_dir=None, synthetic=False, only=None, r
         threads=None, time_limit=None, memory_limit=None, progress=True, log=None, jobs=None, cluster=None):
     """Grade the experiments, `jobs` at a time; return the suite summary dict (also written to OUT/suite.json)."""
     entries = [{"id": f.name, "submission": f, "info": describe(f)} for f in experiment_folders(solutions, only)]
-    return grade_all(entries, out, data_dir, synthetic, rerun, rubric, threads, time_limit, memory_limit, progress,
-                     log, jobs, desc="suite", source=solutions,
+    return grade_all(entries, out, data_dir=data_dir, synthetic=synthetic, rerun=rerun, rubric=rubric,
+                     threads=threads, time_limit=time_limit, memory_limit=memory_limit, progress=progress, log=log,
+                     jobs=jobs, desc="suite", source=solutions,
                      command="suite" if sys.argv[1:2] == ["suite"] else None, cluster=cluster)
 
 
-def grade_all(entries, out, data_dir=None, synthetic=False, rerun=False, rubric=None, threads=None, time_limit=None,
-              memory_limit=None, progress=True, log=None, jobs=None, desc="suite", source=None, command=None,
-              cluster=None):
+def grade_all(entries, out, *, data_dir=None, synthetic=False, rerun=False, rubric=None, threads=None,
+              time_limit=None, memory_limit=None, progress=True, log=None, jobs=None, desc="suite", source=None,
+              command=None, cluster=None):
     """Grade every entry ({"id", "submission", "info"}) into OUT/<id>/ with `jobs` sandboxes at once (default: one
     per core), each grading in its own worker process (instructor/worker.py), resumably; write OUT/suite.json
     after each one. One grading that crashes, hangs or is killed is reported as failed; the others go on.
     `cluster` (a Dask scheduler's address or a cluster file): one task per submission there (instructor/cluster.py)."""
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-    from functools import partial
-    from queue import SimpleQueue
+    from concurrent.futures import as_completed
 
     from tqdm import tqdm
 
-    from grader import rubric as rubric_mod
-    from grader.grade import prepare_data
-
     out = Path(out).resolve()
-    rules = rubric_mod.load(rubric, threads=threads, time_limit_s=time_limit, memory_limit_mb=memory_limit)
-    # the data and the test labels the grader scores on (a private file, or its own synthetic draw), as it reads
-    # them; DataUnavailable before anything is graded
-    splits, grader_key, _ = prepare_data(rules, data_dir, synthetic)
-    provenance = splits.provenance
-    key = runs.provenance_key(provenance)
-    threads = rules.limits.threads
-    jobs = jobs or worker.default_jobs(threads)
-    if jobs < 1:
-        raise SystemExit(f"-j {jobs}: give the number of sandboxes to run at once, 1 or more.")
-    preflight_check(rules.limits, extra_read=[settings.weights_cache()])  # EnvironmentUnusable: nothing graded
-    out.mkdir(parents=True, exist_ok=True)
-    runs.save_labels(out, splits, provenance)
+    rules, splits, grader_key, jobs = _prepare(out, rubric, data_dir, synthetic, jobs, threads=threads,
+                                               time_limit_s=time_limit, memory_limit_mb=memory_limit)
+    provenance, key, threads = splits.provenance, runs.provenance_key(splits.provenance), rules.limits.threads
     run_key = resume_key(splits, grader_key, rules)
     hw = hardware()
     write = log or (lambda msg: tqdm.write(msg, file=sys.stderr))
@@ -245,78 +231,41 @@ def grade_all(entries, out, data_dir=None, synthetic=False, rerun=False, rubric=
         write("Warning: " + warning)
     previous = runs.read_json(out / runs.SUITE) or {}
     previous_runs = previous.get("runs", []) if previous.get("key") == key else []
-    t0, graded, resumed, failed = time.monotonic(), [], [], {}
-    invocation = {"started": _now(), "wall_seconds": 0.0, "finished": False, "graded": graded, "resumed": resumed,
-                  "failed": failed, "hardware": hw, "threads": threads, "jobs": jobs, "cluster": cluster,
-                  "command": " ".join(["python -m instructor", *sys.argv[1:]]) if command else ""}
-    order = {e["id"]: i for i, e in enumerate(entries)}
-    todo = []
-    for entry in entries:
-        info = entry["info"]
-        info["fingerprint"] = fingerprint(entry["submission"])
-        info["resume_key"] = {**run_key, "submission": submission_key(entry["submission"])}
-        if rerun or runs.up_to_date(out / entry["id"], info["resume_key"]) is None:
-            todo.append(entry)
-        else:
-            resumed.append(entry["id"])
+    t0, started = time.monotonic(), _now()
+    todo, resumed = _to_grade(entries, out, run_key, rerun)
     if resumed:
         write(f"{len(resumed)} already graded with the same files, data, test set, rubric and grader, kept "
               "(use --rerun to grade again)")
+    graded, failed = [], {}
+    invocation = {"started": started, "wall_seconds": 0.0, "finished": False, "graded": graded, "resumed": resumed,
+                  "failed": failed, "hardware": hw, "threads": threads, "jobs": jobs, "cluster": cluster,
+                  "command": " ".join(["python -m instructor", *sys.argv[1:]]) if command else ""}
     request = {"rubric": str(Path(rubric).resolve()) if rubric else None, "synthetic": synthetic,
                "data_dir": str(Path(data_dir).resolve()) if data_dir else None, "threads": threads,
                "time_limit": time_limit, "memory_limit": memory_limit}
     deadline = rules.limits.time_limit_s + settings.number("DERMA_WATCHDOG_MARGIN_S", settings.WATCHDOG_MARGIN_S, minimum=0)
-    slots = SimpleQueue()
-    for cpu_set in worker.pinning(jobs, threads):
-        slots.put(cpu_set)
-
-    def grade_one(entry):
-        exp_dir = out / entry["id"]
-        if exp_dir.exists():
-            shutil.rmtree(exp_dir)
-        exp_dir.mkdir(parents=True)
-        cpu_set = slots.get()
-        try:
-            req = {**request, "submission": str(Path(entry["submission"]).resolve()), "out_dir": str(exp_dir)}
-            return worker.run(req, exp_dir / runs.LOG, cpu_set, deadline)
-        finally:
-            slots.put(cpu_set)
-
+    grade_one = _grade_here(out, request, deadline, worker.pinning(jobs, threads))
     bar = tqdm(total=len(entries), initial=len(resumed), desc=desc, unit="grading", disable=not progress,
                file=sys.stderr, smoothing=0)
-    if cluster and todo:  # the same gradings as Dask tasks; their result files come back into OUT/<id>/
-        from instructor import cluster as remote
-        pool = remote.Pool(cluster, out, request, run_key, deadline, grade_one, write)
-        submit = pool.submit
-    else:
-        pool = ThreadPoolExecutor(max_workers=jobs)
-        submit = partial(pool.submit, grade_one)
+    pool, submit = _pool(cluster if todo else None, jobs, grade_one, out, request, run_key, deadline, write)
+    order = {e["id"]: i for i, e in enumerate(entries)}
     with pool:
         futures = {submit(entry): entry for entry in todo}
         try:
             for future in as_completed(futures):
-                entry = futures[future]
-                exp_dir, info = out / entry["id"], entry["info"]
-                try:
-                    _, seconds, note = future.result()
-                except Exception as err:  # the runner could not start or watch this one: the others go on
-                    seconds, note = 0.0, f"{type(err).__name__}: {err}"
-                    exp_dir.mkdir(parents=True, exist_ok=True)
-                record = runs.read_json(exp_dir / runs.RECORD)
-                info.update(graded_on=hw, threads=threads, jobs=jobs, graded_at=_now(), worker_seconds=seconds)
-                (exp_dir / runs.EXPERIMENT).write_text(json.dumps(info, indent=1))
+                eid, info = futures[future]["id"], futures[future]["info"]
+                record, failure = _collect(future, out / eid, info, graded_on=hw, threads=threads, jobs=jobs)
                 bar.update(1)
-                if record is None or record.get("grader_failure"):  # the grader or its environment failed
-                    failed[entry["id"]] = (record or {}).get("grader_failure") or note or (
-                        f"the grader wrote no record (see {exp_dir / runs.LOG})")
-                    write(f"{entry['id']}: the grader failed: {failed[entry['id']]}")
+                if failure:
+                    failed[eid] = failure
+                    write(f"{eid}: the grader failed: {failure}")
                     continue
-                graded.append(entry["id"])
+                graded.append(eid)
                 graded.sort(key=order.get)
                 row = runs.summary_row(record, info)
                 status = row["status"] if row["status"] != "ok" else (
                     f"val AUC {row['val_auc']:.4f}, mel recall {row['val_mel_recall']:.2f}")
-                write(f"{entry['id']}: {status}")
+                write(f"{eid}: {status}")
                 invocation["wall_seconds"] = round(time.monotonic() - t0, 1)
                 runs.write_suite(out, provenance, key, hw, threads, source, previous_runs + [invocation])
         except BaseException:  # Ctrl-C: start nothing new, stop what runs (resumable: graded ones are kept)
@@ -331,6 +280,95 @@ def grade_all(entries, out, data_dir=None, synthetic=False, rerun=False, rubric=
     rows = [runs.summary_row(r, i) for r, i in runs.graded(out) if i.get("id") in order]
     return {"rows": rows, "wall_seconds": wall, "graded": graded, "resumed": resumed, "failed": failed,
             "data": provenance, "hardware": hw, "threads": threads, "jobs": jobs, "out": str(out)}
+
+
+def _prepare(out, rubric, data_dir, synthetic, jobs, **limits):
+    """(rules, splits, grader key, jobs): the rubric with `limits` (threads, time_limit_s, memory_limit_mb) over
+    it, the data and the test labels the grader scores on (a private file, or its own synthetic draw) as it reads
+    them, and the sandboxes at once; then OUT with its labels. Raises before anything is graded: DataUnavailable,
+    SystemExit for a `jobs` below 1, EnvironmentUnusable."""
+    from grader import rubric as rubric_mod
+    from grader.grade import prepare_data
+
+    rules = rubric_mod.load(rubric, **limits)
+    splits, grader_key, _ = prepare_data(rules, data_dir, synthetic)
+    jobs = jobs or worker.default_jobs(rules.limits.threads)
+    if jobs < 1:
+        raise SystemExit(f"-j {jobs}: give the number of sandboxes to run at once, 1 or more.")
+    preflight_check(rules.limits, extra_read=[settings.weights_cache()])
+    out.mkdir(parents=True, exist_ok=True)
+    runs.save_labels(out, splits, splits.provenance)
+    return rules, splits, grader_key, jobs
+
+
+def _to_grade(entries, out, run_key, rerun):
+    """(entries to grade, ids kept): an entry is kept unless `rerun` while OUT/<id>/ is up to date with its resume
+    key (run_key plus its submission's). Each entry's info gets its fingerprint and resume key either way."""
+    todo, resumed = [], []
+    for entry in entries:
+        info = entry["info"]
+        info["fingerprint"] = fingerprint(entry["submission"])
+        info["resume_key"] = {**run_key, "submission": submission_key(entry["submission"])}
+        if rerun or runs.up_to_date(out / entry["id"], info["resume_key"]) is None:
+            todo.append(entry)
+        else:
+            resumed.append(entry["id"])
+    return todo, resumed
+
+
+def _grade_here(out, request, deadline, cpu_sets):
+    """grade_one(entry): one grading in a worker process on this machine, into a fresh OUT/<id>/, pinned to one of
+    `cpu_sets` (worker.pinning) while it runs; returns worker.run's (returncode, seconds, note)."""
+    from queue import SimpleQueue
+
+    slots = SimpleQueue()
+    for cpu_set in cpu_sets:
+        slots.put(cpu_set)
+
+    def grade_one(entry):
+        exp_dir = out / entry["id"]
+        if exp_dir.exists():
+            shutil.rmtree(exp_dir)
+        exp_dir.mkdir(parents=True)
+        cpu_set = slots.get()
+        try:
+            req = {**request, "submission": str(Path(entry["submission"]).resolve()), "out_dir": str(exp_dir)}
+            return worker.run(req, exp_dir / runs.LOG, cpu_set, deadline)
+        finally:
+            slots.put(cpu_set)
+
+    return grade_one
+
+
+def _pool(cluster, jobs, grade_one, out, request, run_key, deadline, write):
+    """(pool, submit): with a `cluster`, the same gradings as Dask tasks whose result files come back into OUT/<id>/
+    (grade_one still grades here an upload the rule refuses); else `jobs` threads here, each running grade_one."""
+    if cluster:
+        from instructor import cluster as remote
+        pool = remote.Pool(cluster, out, request, run_key, deadline, grade_one, write)
+        return pool, pool.submit
+    from concurrent.futures import ThreadPoolExecutor
+    from functools import partial
+
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    return pool, partial(pool.submit, grade_one)
+
+
+def _collect(future, exp_dir, info, **where):
+    """(record, None) for a grading the grader finished, else (None, why it failed); either way OUT/<id>/
+    experiment.json is written: `info`, `where` (graded_on, threads, jobs), when, and the worker's seconds."""
+    try:
+        _, seconds, note = future.result()
+    except Exception as err:  # the runner could not start or watch this one: the others go on
+        seconds, note = 0.0, f"{type(err).__name__}: {err}"
+        exp_dir.mkdir(parents=True, exist_ok=True)
+    record = runs.read_json(exp_dir / runs.RECORD)
+    info.update(**where, graded_at=_now(), worker_seconds=seconds)
+    (exp_dir / runs.EXPERIMENT).write_text(json.dumps(info, indent=1))
+    if record is None or record.get("grader_failure"):  # the grader or its environment failed
+        return None, (record or {}).get("grader_failure") or note or (
+            f"the grader wrote no record (see {exp_dir / runs.LOG})")
+    return record, None
 
 
 def _now(ts=None):
