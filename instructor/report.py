@@ -174,7 +174,7 @@ def headline(ctx):
         cards.append(("best validation AUC", fmt(best["val_auc"], 4), f"{best['id']}"))
         meet = [r for r in ok if r["val_auc"] >= TARGET_AUC]
         cards.append((f"meet the {TARGET_AUC:.2f} AUC target", f"{len(meet)} / {len(ok)}",
-                      f"of the graded experiments"))
+                      "of the graded experiments"))
         both = [r for r in meet if r["val_mel_recall"] >= TARGET_MEL_RECALL]
         cards.append(("AUC target AND melanoma recall >= 0.5", f"{len(both)}",
                       ", ".join(r["id"] for r in both[:3]) + (" ..." if len(both) > 3 else "") or "none"))
@@ -395,7 +395,7 @@ def deployment_section(ctx, ensembles=None, target=deployment.TARGET_RECALL):
         for split in ("test", "val"):
             n = view["rows"][0][split]["n"]
             parts.append(f"<h3>Screening on the {split} split (n = {n})</h3>" + _screening_table(view, split))
-    parts.append(f"<h3>Operating points: melanoma vs rest, every experiment</h3>" + _operating_table(ctx, target))
+    parts.append("<h3>Operating points: melanoma vs rest, every experiment</h3>" + _operating_table(ctx, target))
     if view:
         parts.append(_roc_figure(ctx, view))
     return "".join(parts), view
@@ -507,7 +507,7 @@ def build(suite_dir, ensembles=None, target=deployment.TARGET_RECALL):
                f"{main_run['wall_seconds'] / 60:.1f} min wall (started {main_run['started']}"
                f"{'' if main_run.get('finished', True) else ', still running'})." if main_run else "")
     sections = [
-        f"<h1>DermaMNIST 'Beat the Baseline': the course's experiments, graded</h1>",
+        "<h1>DermaMNIST 'Beat the Baseline': the course's experiments, graded</h1>",
         f"<p class='sub'>{len(ctx['rows'])} experiments, each graded by "
         "the isolated grader (sandboxed training, parent-side scoring), as a student's submission would be.</p>",
         banner(ctx), labels_box(ctx),
