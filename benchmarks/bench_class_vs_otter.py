@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader import rubric as rubric_mod  # noqa: E402
-from instructor import classroom, package, suite  # noqa: E402
+from instructor import classroom, package, runs, suite  # noqa: E402
 
 OTTER_BASE = "dermamnist-standin:otter-test"  # packaging/check_docker.sh's otter base (synthetic data, scale 0.2)
 BENCH_BASE = "dermamnist-standin:otter-bench"
@@ -152,7 +152,7 @@ def otter_overheads(work, env, repeats=3):
 def grader_seconds(out):
     """Mean seconds of the grader itself per submission (the records' `seconds`: sandbox, training, scoring), so
     that a tool's wall time per submission splits into the grading and what the tool adds around it."""
-    seconds = [record["seconds"] for record, _ in suite._graded(out) if record.get("seconds") is not None]
+    seconds = [record["seconds"] for record, _ in runs.graded(out) if record.get("seconds") is not None]
     return round(sum(seconds) / len(seconds), 1)
 
 
@@ -197,28 +197,28 @@ def main():
     finally:
         if server:
             server.kill()
-    n, runs = len(SUBMISSIONS), {}
+    n, timings = len(SUBMISSIONS), {}
 
     def timed(name, run, **extra):
         before = load()
         seconds, result = run()
-        runs[name] = {"wall_s": round(seconds, 1), "per_submission_s": round(seconds / n, 1), "load_before": before,
-                      "load_after": load(), **extra}
+        timings[name] = {"wall_s": round(seconds, 1), "per_submission_s": round(seconds / n, 1),
+                         "load_before": before, "load_after": load(), **extra}
         return result
 
     book = timed(f"grade-class -j {args.jobs}",
                  lambda: grade_class(work / "submissions", work / "class", home, "-j", str(args.jobs)))
-    runs[f"grade-class -j {args.jobs}"]["grader_s_per_submission"] = grader_seconds(work / "class")
+    timings[f"grade-class -j {args.jobs}"]["grader_s_per_submission"] = grader_seconds(work / "class")
     grades, maxima = timed(f"otter --containers {args.jobs}", lambda: otter(
         work, work / "submissions", work / "otter", args.jobs, env), warmup_not_counted_s=round(warmup_s, 1))
-    runs[f"otter --containers {args.jobs}"].update(otter_overheads(work, env))
+    timings[f"otter --containers {args.jobs}"].update(otter_overheads(work, env))
     for workers in map(int, filter(None, args.workers.split(","))):
         spec = work / f"local-{workers}.yaml"
         spec.write_text(f"kind: local\nworkers: {workers}\nn_workers: {workers}\nthreads_per_worker: 1\n"
                         "dashboard_address: null\n")
         other = timed(f"grade-class --cluster, {workers} worker(s)", lambda: grade_class(
             work / "submissions", work / f"cluster-{workers}", home, "--cluster", str(spec)))
-        runs[f"grade-class --cluster, {workers} worker(s)"]["same_grades_as_-j"] = all(
+        timings[f"grade-class --cluster, {workers} worker(s)"]["same_grades_as_-j"] = all(
             {k: v for k, v in other[s].items() if k != "train_seconds"} ==
             {k: v for k, v in book[s].items() if k != "train_seconds"} for s in SUBMISSIONS)
     specs = {c.key: c for c in rubric_mod.load(None).checks}
@@ -235,8 +235,8 @@ def main():
                 disagree.append(f"{name} {key}: grade-class {mine:g}, otter {float(g[q]):g}")
         rows.append(row)
     hw = suite.hardware()
-    print(f"Machine: {suite.hardware_label(hw)}, {platform.platform()}; {n} zips, synthetic scale {SCALE}")
-    for name, r in runs.items():
+    print(f"Machine: {runs.hardware_label(hw)}, {platform.platform()}; {n} zips, synthetic scale {SCALE}")
+    for name, r in timings.items():
         print(f"{name:34} wall {r['wall_s']:7.1f} s   per submission {r['per_submission_s']:5.1f} s   load "
               f"{r['load_before']} -> {r['load_after']}" + "".join(f"   {k} {v}" for k, v in list(r.items())[4:]))
     print("\nper check: grade-class's points as otter pays them / otter's points")
@@ -246,7 +246,7 @@ def main():
         print(" | ".join(str(row[h]) for h in head))
     print("\nAll shared checks agree." if not disagree else "\nDISAGREE:\n  " + "\n  ".join(disagree))
     if args.json:
-        Path(args.json).write_text(json.dumps({"hardware": hw, "runs": runs, "rows": rows, "disagree": disagree},
+        Path(args.json).write_text(json.dumps({"hardware": hw, "runs": timings, "rows": rows, "disagree": disagree},
                                               indent=1))
     return 1 if disagree else 0
 

@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from instructor import suite  # noqa: E402  (its --only parser; no torch)
+from instructor import runs, suite  # noqa: E402  (its --only parser, the result folders; no torch)
 
 TARGET_S = 452  # the course's M1 Max time for experiments 1-22 (issue 16)
 CORES = 2
@@ -212,7 +212,7 @@ def data_lever(args):
 
 def schedule(args):
     import heapq
-    jobs = [(info["id"], len(record["history"]), info["worker_seconds"]) for record, info in suite._graded(args.suite)
+    jobs = [(info["id"], len(record["history"]), info["worker_seconds"]) for record, info in runs.graded(args.suite)
             if info.get("worker_seconds")]
 
     def wall(order):

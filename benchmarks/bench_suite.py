@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from instructor import suite  # noqa: E402
+from instructor import runs, suite  # noqa: E402
 
 
 def load():
@@ -50,7 +50,7 @@ def import_seconds(repeats=3):
 def per_experiment(out):
     """{id: seconds split into training, child start-up and prediction, grader around the sandbox, worker}."""
     rows = {}
-    for record, info in suite._graded(out):
+    for record, info in runs.graded(out):
         box = record.get("sandbox") or {}
         train = box.get("child_reported_train_seconds")
         rows[info["id"]] = {
@@ -67,7 +67,7 @@ def identical(out_a, out_b, ids):
 
     same = {}
     for eid in ids:
-        a, b = Path(out_a) / eid / suite.PREDICTIONS, Path(out_b) / eid / suite.PREDICTIONS
+        a, b = Path(out_a) / eid / runs.PREDICTIONS, Path(out_b) / eid / runs.PREDICTIONS
         if not (a.exists() and b.exists()):
             same[eid] = None
             continue

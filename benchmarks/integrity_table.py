@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from instructor import suite  # noqa: E402
+from instructor import runs  # noqa: E402
 
 
 def _f(value, signed=False):
@@ -23,7 +23,7 @@ def _f(value, signed=False):
 def main(folder):
     rows = ["| experiment | val AUC | test AUC plain | perturbed | drop | flip | shift | noise | JPEG | test - val "
             "| flags |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for record in suite.read(folder)["records"].values():
+    for record in runs.read(folder)["records"].values():
         review, val = record.get("integrity") or {}, (record["metrics"].get("val") or {})
         if "plain_auc" not in review:
             continue

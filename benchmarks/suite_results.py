@@ -14,7 +14,7 @@ from scipy.stats import spearmanr
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from instructor import suite  # noqa: E402
+from instructor import runs  # noqa: E402
 
 
 def _f(value, digits=4):
@@ -59,12 +59,12 @@ def lessons(v, rho, course):
 
 
 def main(folder):
-    ctx = suite.read(folder)
+    ctx = runs.read(folder)
     published = {e["id"]: e["reported"] for e in json.loads((ROOT / "solutions" / "published.json").read_text())
                  ["experiments"]}
     run = (ctx["meta"].get("runs") or [{}])[-1]
     print(f"Data: {ctx['data'].get('label', '?')}. Hardware: "
-          f"{suite.hardware_label(run.get('hardware') or {}, run.get('threads'))}, {run.get('jobs', 1)} sandbox(es) "
+          f"{runs.hardware_label(run.get('hardware') or {}, run.get('threads'))}, {run.get('jobs', 1)} sandbox(es) "
           f"at once. Wall time: {run.get('wall_seconds', 0):.0f} s for {len(ctx['rows'])} experiments.\n")
     print("| # | experiment | val AUC | mel recall | cancer sens. | test AUC | params | train s | published AUC "
           "| published mel recall |\n|---|---|---|---|---|---|---|---|---|---|")

@@ -30,13 +30,13 @@ import sys
 from pathlib import Path
 
 from grader.preflight import EnvironmentUnusable
-from instructor import suite
+from instructor import runs, suite
 from locked.report import mel_bonus_met, mel_operating_point, share
 from locked.text import shown
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
 GRADEBOOK, CANVAS_GRADEBOOK, CLASS_REPORT = "gradebook.csv", "gradebook_canvas.csv", "class_report.html"
-RESERVED = {suite.LABELS, suite.SUITE, "labels.json", GRADEBOOK, CANVAS_GRADEBOOK, CLASS_REPORT}
+RESERVED = {runs.LABELS, runs.SUITE, runs.LABELS_DATA, GRADEBOOK, CANVAS_GRADEBOOK, CLASS_REPORT}
 SKIPPED = {"__MACOSX", "__pycache__"}
 DEPLOY_SHOWN = 10
 SCATTER_NAMES_MAX = 40  # more names than this on one scatter plot cover each other: the points are left unlabelled
@@ -212,7 +212,7 @@ def _tail(path, lines=1):
 
 def gradebook(out, entries, checks):
     """One row per student (a group submission gives each member the same row), in the export's order."""
-    ctx = suite.read(out)
+    ctx = runs.read(out)
     rows = {r["id"]: r for r in ctx["rows"]}
     twins = _twins({e["id"]: e["info"] for e in entries})
     book = []
@@ -225,9 +225,9 @@ def gradebook(out, entries, checks):
                 "train_seconds": None, "flags": "", "errors": ""}
         if record is None or record.get("grader_failure"):
             line["errors"] = ("the grader failed on this submission: " + ((record or {}).get("grader_failure") or
-                              _tail(Path(out) / eid / suite.LOG) or "no log") + f" (see {eid}/{suite.LOG})")
+                              _tail(Path(out) / eid / runs.LOG) or "no log") + f" (see {eid}/{runs.LOG})")
         else:
-            status, note = suite.outcome(record)
+            status, note = runs.outcome(record)
             points = {t.get("key"): t["score"] for t in record.get("tests", [])}
             line.update(status=status, score=record.get("score"), max_score=record.get("max_score"),
                         **{f"{c} (points)": points.get(c) for c in checks},
@@ -490,8 +490,9 @@ def run(export, out, data_dir=None, synthetic=False, rerun=False, rubric=None, t
     from grader import rubric as rubric_mod
 
     entries, notes = discover(export)
-    summary = suite.grade_all(entries, out, data_dir, synthetic, rerun, rubric, threads, time_limit, memory_limit,
-                              progress, log, jobs, desc="class", source=export,
+    summary = suite.grade_all(entries, out, data_dir=data_dir, synthetic=synthetic, rerun=rerun, rubric=rubric,
+                              threads=threads, time_limit=time_limit, memory_limit=memory_limit, progress=progress,
+                              log=log, jobs=jobs, desc="class", source=export,
                               command="grade-class" if sys.argv[1:2] == ["grade-class"] else None, cluster=cluster)
     graded_rubric = rubric_mod.load(rubric)
     book, ctx = gradebook(summary["out"], entries, [c.key for c in graded_rubric.checks])

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from grader import results, rubric as rubric_mod
 from grader.preflight import EnvironmentUnusable
-from instructor import suite, worker
+from instructor import runs, suite, worker
 from locked import upload
 from locked.submission import SubmissionError
 
@@ -116,7 +116,7 @@ def grade_task(files, request, expected, deadline_s, rubric_text=None):
         for name, data in files.items():
             (submission / name).write_bytes(data)
         code, seconds, note = worker.run({**req, "submission": str(submission), "out_dir": str(out)},
-                                         out / suite.LOG, None, deadline_s)
+                                         out / runs.LOG, None, deadline_s)
         kept = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and not p.is_symlink()}
         return {"code": code, "seconds": seconds, "note": note.replace(str(out), OUT_DIR), "host": host,
                 "files": kept}
@@ -224,9 +224,9 @@ class Pool:
             for name, data in answer["files"].items():
                 if Path(name).name == name and name not in (".", ".."):
                     (exp_dir / name).write_bytes(data)
-            with open(exp_dir / suite.LOG, "ab") as log:
+            with open(exp_dir / runs.LOG, "ab") as log:
                 log.write(f"[graded on worker {answer['host']} of the cluster]\n".encode())
-            record = suite._read_json(exp_dir / suite.RECORD)
+            record = runs.read_json(exp_dir / runs.RECORD)
             if record is not None:  # the grader read a copy of the two files and of the rubric: name the originals
                 record.update(submission=str(Path(entry["submission"]).resolve()),
                               ignored_files=found.ignored_summary())

@@ -1,6 +1,6 @@
 """The report's figures, as inline PNG (base64) strings. matplotlib with the Agg backend: no display, no network.
 
-Each function takes the suite rows (instructor.suite.summary_row dicts, ok rows only) or plain numbers and returns
+Each function takes the suite rows (instructor.runs.summary_row dicts, ok rows only) or plain numbers and returns
 a data: URI. The suite report (report.py) and the class report (classroom.py) share them.
 """
 import base64

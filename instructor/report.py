@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from instructor import deployment, suite
+from instructor import deployment, runs
 from locked.info import CANCER_CLASSES, CLASS_NAMES, TARGET_AUC, TARGET_MEL_RECALL
 from locked.text import shown
 
@@ -90,9 +90,9 @@ def _published(meta):
 
 
 def load(suite_dir):
-    """Everything the page needs from a suite folder (read by instructor/suite.py, the folder's one reader)."""
+    """Everything the page needs from a suite folder (read by instructor/runs.py, the folder's one reader)."""
     suite_dir = Path(suite_dir)
-    ctx = suite.read(suite_dir)
+    ctx = runs.read(suite_dir)
     if not ctx["rows"]:
         raise SystemExit(f"{suite_dir}: no graded experiments (run `python -m instructor suite ... --out {suite_dir}`).")
     published, pub_by_id = _published(ctx["meta"])
@@ -109,7 +109,7 @@ def machine(ctx):
 
 
 def hardware_text(ctx):
-    return suite.hardware_label(*machine(ctx))
+    return runs.hardware_label(*machine(ctx))
 
 
 def run_label(ctx):
@@ -160,9 +160,9 @@ def timing(ctx):
     rows = ctx["rows"]
     graded = sum(r["grade_seconds"] or 0 for r in rows)
     train = sum(r["train_seconds"] or 0 for r in rows if r["status"] == "ok")
-    runs = ctx["meta"].get("runs") or []
-    longest = max(runs, key=lambda r: len(r.get("graded", [])), default=None)
-    return {"grading_seconds": graded, "train_seconds": train, "runs": runs, "main_run": longest}
+    invocations = ctx["meta"].get("runs") or []
+    longest = max(invocations, key=lambda r: len(r.get("graded", [])), default=None)
+    return {"grading_seconds": graded, "train_seconds": train, "runs": invocations, "main_run": longest}
 
 
 def headline(ctx):
@@ -174,7 +174,7 @@ def headline(ctx):
         cards.append(("best validation AUC", fmt(best["val_auc"], 4), f"{best['id']}"))
         meet = [r for r in ok if r["val_auc"] >= TARGET_AUC]
         cards.append((f"meet the {TARGET_AUC:.2f} AUC target", f"{len(meet)} / {len(ok)}",
-                      f"of the graded experiments"))
+                      "of the graded experiments"))
         both = [r for r in meet if r["val_mel_recall"] >= TARGET_MEL_RECALL]
         cards.append(("AUC target AND melanoma recall >= 0.5", f"{len(both)}",
                       ", ".join(r["id"] for r in both[:3]) + (" ..." if len(both) > 3 else "") or "none"))
@@ -395,7 +395,7 @@ def deployment_section(ctx, ensembles=None, target=deployment.TARGET_RECALL):
         for split in ("test", "val"):
             n = view["rows"][0][split]["n"]
             parts.append(f"<h3>Screening on the {split} split (n = {n})</h3>" + _screening_table(view, split))
-    parts.append(f"<h3>Operating points: melanoma vs rest, every experiment</h3>" + _operating_table(ctx, target))
+    parts.append("<h3>Operating points: melanoma vs rest, every experiment</h3>" + _operating_table(ctx, target))
     if view:
         parts.append(_roc_figure(ctx, view))
     return "".join(parts), view
@@ -507,7 +507,7 @@ def build(suite_dir, ensembles=None, target=deployment.TARGET_RECALL):
                f"{main_run['wall_seconds'] / 60:.1f} min wall (started {main_run['started']}"
                f"{'' if main_run.get('finished', True) else ', still running'})." if main_run else "")
     sections = [
-        f"<h1>DermaMNIST 'Beat the Baseline': the course's experiments, graded</h1>",
+        "<h1>DermaMNIST 'Beat the Baseline': the course's experiments, graded</h1>",
         f"<p class='sub'>{len(ctx['rows'])} experiments, each graded by "
         "the isolated grader (sandboxed training, parent-side scoring), as a student's submission would be.</p>",
         banner(ctx), labels_box(ctx),

@@ -6,7 +6,7 @@ into OUT/<experiment>/ (results.json, grading_record.json, the reports, predicti
 probabilities, experiment.json with what the experiment is and where it was graded, grader.log). The same runner
 (grade_all) grades a class export (instructor/classroom.py): a class folder is a suite folder of submissions.
 OUT/labels.npz holds the val and test labels for the ensembles of `python -m instructor report`; OUT/suite.json logs
-every run.
+every run. instructor/runs.py reads and writes these files.
 
 Resumable: an experiment is not graded again (unless --rerun) while everything its grade depends on is unchanged
 (its resume key, kept in experiment.json): its two files, the data and the test set it is scored on (digests of the
@@ -19,7 +19,6 @@ trained silently.
 The parent never imports torch (see grader/grade.py): this module only reads records and numpy arrays.
 """
 import ast
-import glob
 import hashlib
 import json
 import os
@@ -34,18 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import resultfile
 from grader.preflight import EnvironmentUnusable, check as preflight_check
-from instructor import worker
+from instructor import runs, worker
 from locked import data, settings, upload
 from locked.submission import SubmissionError
-from locked.info import TARGET_AUC, TARGET_MEL_RECALL
 
 DEFAULT_OUT = "runs/suite"
 GRADER_SOURCES = tuple(Path(__file__).resolve().parent.parent / name for name in ("grader", "locked"))  # grader_version
-RECORD, PREDICTIONS, EXPERIMENT, LABELS, SUITE, LOG = (
-    "grading_record.json", "predictions.npz", "experiment.json", "labels.npz", "suite.json", "grader.log")
-WEIGHTS_GLOB = "resnet18-*.pth"  # torchvision's cached ImageNet ResNet18 file name
 _TITLE = re.compile(r"Experiment\s+(\d+)\s+-\s+(.+?)\s+\((Ch\d+[^)]*)\)\.?\s*$")
 _SECTIONS = ("Builds on", "Changed:", "Lesson:")
 
@@ -130,18 +124,6 @@ def describe(folder):
 
 # --- where and on what it ran ------------------------------------------------------------------------------------
 
-def provenance_key(provenance):
-    """What makes two gradings comparable: the same data and the same private test file, if any (not the same paths
-    to them)."""
-    if provenance.get("kind") == "synthetic":
-        key = {"kind": "synthetic", "scale": float(provenance.get("scale", 1.0)),
-               "generator_version": provenance.get("generator_version")}
-    else:
-        key = {"kind": provenance.get("kind"), "md5": provenance.get("md5")}
-    test_md5 = (provenance.get("test") or {}).get("md5")
-    return {**key, "test_md5": test_md5} if test_md5 else key
-
-
 def hardware():
     """This machine, in the words a report needs (no torch import)."""
     cpu = platform.processor() or platform.machine()
@@ -161,167 +143,7 @@ def hardware():
             "torch": torch_version, "device": "cpu"}
 
 
-def hardware_label(hw, threads=None):
-    label = f"{hw.get('cpu', '?')}, {hw.get('cores', '?')} cores, CPU"
-    if threads:
-        label += f", {threads} torch thread{'s' if int(threads) != 1 else ''} per run"
-    return label
-
-
-def weights_cached():
-    """True if torchvision's ImageNet ResNet18 file is in the cache the grader hands to the sandbox."""
-
-    return bool(glob.glob(os.path.join(settings.weights_cache(), WEIGHTS_GLOB)))
-
-
-# --- what a grading record says ----------------------------------------------------------------------------------
-
-def weights_fix(message):
-    """The 'Fix: ...' sentence of a WeightsUnavailable message (or the standard one)."""
-    if message and "Fix:" in message:
-        return "Fix: " + message.split("Fix:", 1)[1].strip()
-    return "Fix: on a machine with internet, run `python -m locked.weights` once to cache the ImageNet weights."
-
-
-def outcome(record):
-    """('ok' | 'skipped' | 'failed', note) for one grading record."""
-    metrics = record.get("metrics") or {}
-    if metrics.get("val") is not None:
-        return "ok", ""
-    error = record.get("error") or {}
-    message = error.get("message", "")
-    if error.get("check") == "weights" or (not error and any("needs pretrained weights" in t.get("output", "")
-                                                             for t in record.get("tests", []))):
-        return "skipped", "skipped: weights not available. " + weights_fix(message or next(
-            (t["output"] for t in record.get("tests", []) if "needs pretrained weights" in t.get("output", "")), ""))
-    failed = [t for t in record.get("tests", []) if t["status"] == "failed" and t.get("ran", True)]
-    reason = message or (failed[0]["output"] if failed else "no predictions")
-    return "failed", "failed: " + reason
-
-
-def summary_row(record, info):
-    """One experiment's line of the suite table (plain JSON values; None where there is no number)."""
-    status, note = outcome(record)
-    val, test = (record.get("metrics") or {}).get("val"), (record.get("metrics") or {}).get("test")
-    row = {**{k: info.get(k) for k in ("id", "num", "name", "chapter")}, "status": status, "note": note,
-           "params": record.get("params"), "train_seconds": record.get("train_seconds"),
-           "grade_seconds": record.get("seconds"), "score": record.get("score"),
-           "max_score": record.get("max_score"),
-           "flags": [f["kind"] for f in (record.get("integrity") or {}).get("flags", [])]}
-    for split, m in (("val", val), ("test", test)):
-        for key in ("auc", "mel_recall", "cancer_sensitivity", "balanced_accuracy", "accuracy"):
-            row[f"{split}_{key}"] = m[key] if m else None
-        row[f"{split}_recall"] = {c: v["recall"] for c, v in m["per_class"].items()} if m else None
-    return row
-
-
-def sort_rows(rows):
-    """By validation macro AUC, best first; experiments without a number last, in their own order."""
-    return sorted(rows, key=lambda r: (r["val_auc"] is None, -(r["val_auc"] or 0.0), r.get("num") or 0))
-
-
-def format_table(rows):
-    """The suite summary for the terminal."""
-    head = (f"{'#':>3}  {'experiment':<27} {'val AUC':>7}  {'mel rec':>7}  {'cancer':>6}  {'test AUC':>8}  "
-            f"{'params':>10}  {'train s':>7}")
-    lines = [head, "-" * len(head)]
-    low_mel = False
-    for rank, r in enumerate(sort_rows(rows), 1):
-        if r["status"] != "ok":
-            lines.append(f"{'-':>3}  {r['id']:<27} {r['note']}")
-            continue
-        mark = "!" if r["val_mel_recall"] < TARGET_MEL_RECALL else " "
-        low_mel |= mark == "!"
-        train = f"{r['train_seconds']:7.1f}" if r["train_seconds"] is not None else f"{'-':>7}"
-        lines.append(f"{rank:>3}  {r['id']:<27} {r['val_auc']:7.4f}  {r['val_mel_recall']:6.2f}{mark}  "
-                     f"{r['val_cancer_sensitivity']:6.2f}  {r['test_auc']:8.4f}  {r['params']:>10,}  {train}"
-                     + (f"  FLAGGED: {', '.join(r['flags'])}" if r.get("flags") else ""))
-    lines.append(f"Sorted by validation macro AUC (target {TARGET_AUC:.2f}); mel rec = validation melanoma recall, "
-                 "cancer = validation cancer sensitivity (mean recall of akiec, bcc, mel).")
-    if low_mel:
-        lines.append(f"! melanoma recall below {TARGET_MEL_RECALL:.2f}: misses more than half the melanomas.")
-    if any(r.get("flags") for r in rows):
-        lines.append("FLAGGED: the integrity review found a tell of memorised test labels; see the experiment's "
-                     "instructor_report.txt (for review, not a penalty).")
-    return "\n".join(lines)
-
-
-# --- the run -----------------------------------------------------------------------------------------------------
-
-def _read_json(path):
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def finished(exp_dir, key):
-    """The record in exp_dir, if it counts as done for data `key` (else None)."""
-    record = _read_json(Path(exp_dir) / RECORD)
-    if not record or provenance_key(record.get("data") or {}) != key or record.get("grader_failure"):
-        return None  # a grading the environment failed is never kept
-    status, _ = outcome(record)
-    if status == "ok" and not (Path(exp_dir) / PREDICTIONS).exists():
-        return None  # graded before predictions were kept: grade again for the ensembles
-    if status == "skipped" and weights_cached():
-        return None  # the weights have arrived since: try again
-    return record
-
-
-def _graded(out):
-    """(record, info) of every experiment graded under `out`, in folder order."""
-    for exp_dir in sorted(p for p in Path(out).iterdir() if p.is_dir()):
-        record, info = _read_json(exp_dir / RECORD), _read_json(exp_dir / EXPERIMENT)
-        if record and info:
-            yield record, info
-
-
-def load_rows(out):
-    """Every experiment graded under `out` (rows, unsorted), with its experiment.json info."""
-    return [summary_row(record, info) for record, info in _graded(out)]
-
-
-def read(out):
-    """Everything a finished or partial suite folder holds, for the reports: the suite log, the label provenance,
-    the rows (and full records) graded on the labels' data (others listed as stale), the labels and each ok row's
-    probabilities."""
-    out = Path(out)
-    meta = _read_json(out / SUITE) or {}
-    label_meta = _read_json(out / "labels.json") or {}
-    key = label_meta.get("key") or meta.get("key")
-    rows, stale, infos, records = [], [], {}, {}
-    for record, info in _graded(out):
-        if key and provenance_key(record.get("data") or {}) != key:
-            stale.append(info["id"])
-            continue
-        infos[info["id"]], records[info["id"]] = info, record
-        rows.append(summary_row(record, info))
-    labels, probas = None, {}
-    if (out / LABELS).exists():
-        with np.load(out / LABELS) as npz:
-            labels = {s: np.array(npz[s]) for s in ("val", "test")}
-        for r in rows:
-            path = out / r["id"] / PREDICTIONS
-            if r["status"] == "ok" and path.exists():
-                with np.load(path) as npz:
-                    probas[r["id"]] = {s: np.array(npz[s]) for s in ("val", "test")}
-    return {"meta": meta, "data": label_meta.get("data") or meta.get("data") or {}, "rows": sort_rows(rows),
-            "stale": stale, "infos": infos, "records": records, "labels": labels, "probas": probas}
-
-
-def _save_labels(out, splits, provenance):
-    """OUT/labels.npz, readable by this user alone (0600 in a 0700 folder): it holds the held-out labels, and a
-    sandboxed child running under another uid must not be able to read it even where it can see the host."""
-    os.chmod(out, 0o700)
-    path = Path(out) / LABELS
-    if path.is_symlink() or path.exists():
-        path.unlink()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        np.savez(f, val=splits.labels["val"], test=splits.labels["test"])
-    (Path(out) / "labels.json").write_text(json.dumps({"data": provenance, "key": provenance_key(provenance)},
-                                                      indent=1))
-
+# --- what its grade depends on (the resume key) ------------------------------------------------------------------
 
 def fingerprint(submission):
     """sha256 of the two files the grader would take from `submission` (None if it has no valid pair): a
@@ -370,88 +192,137 @@ def resume_key(splits, grader_key, rules):
         arrays.update(np.ascontiguousarray(splits.images[split]).tobytes())
         arrays.update(np.ascontiguousarray(splits.labels[split]).tobytes())
     rubric = {k: v for k, v in rules.as_dict().items() if k != "source"}
-    return json.loads(json.dumps({"data": provenance_key(splits.provenance), "arrays": arrays.hexdigest(),
+    return json.loads(json.dumps({"data": runs.provenance_key(splits.provenance), "arrays": arrays.hexdigest(),
                                   "grader_key": integrity.derive(grader_key, "resume key"), "rubric": rubric,
                                   "grader": grader_version()}))
 
-
-def up_to_date(exp_dir, key):
-    """The record in exp_dir if it is finished on this data (see finished) and was graded with the same resume key
-    (resume_key, plus the submission's under "submission"); else None."""
-    info = _read_json(Path(exp_dir) / EXPERIMENT) or {}
-    return finished(exp_dir, key["data"]) if info.get("resume_key") == key else None
-
+# --- the run -----------------------------------------------------------------------------------------------------
 
 def run(solutions, out=DEFAULT_OUT, data_dir=None, synthetic=False, only=None, rerun=False, rubric=None,
         threads=None, time_limit=None, memory_limit=None, progress=True, log=None, jobs=None, cluster=None):
     """Grade the experiments, `jobs` at a time; return the suite summary dict (also written to OUT/suite.json)."""
     entries = [{"id": f.name, "submission": f, "info": describe(f)} for f in experiment_folders(solutions, only)]
-    return grade_all(entries, out, data_dir, synthetic, rerun, rubric, threads, time_limit, memory_limit, progress,
-                     log, jobs, desc="suite", source=solutions,
+    return grade_all(entries, out, data_dir=data_dir, synthetic=synthetic, rerun=rerun, rubric=rubric,
+                     threads=threads, time_limit=time_limit, memory_limit=memory_limit, progress=progress, log=log,
+                     jobs=jobs, desc="suite", source=solutions,
                      command="suite" if sys.argv[1:2] == ["suite"] else None, cluster=cluster)
 
 
-def grade_all(entries, out, data_dir=None, synthetic=False, rerun=False, rubric=None, threads=None, time_limit=None,
-              memory_limit=None, progress=True, log=None, jobs=None, desc="suite", source=None, command=None,
-              cluster=None):
+def grade_all(entries, out, *, data_dir=None, synthetic=False, rerun=False, rubric=None, threads=None,
+              time_limit=None, memory_limit=None, progress=True, log=None, jobs=None, desc="suite", source=None,
+              command=None, cluster=None):
     """Grade every entry ({"id", "submission", "info"}) into OUT/<id>/ with `jobs` sandboxes at once (default: one
     per core), each grading in its own worker process (instructor/worker.py), resumably; write OUT/suite.json
     after each one. One grading that crashes, hangs or is killed is reported as failed; the others go on.
     `cluster` (a Dask scheduler's address or a cluster file): one task per submission there (instructor/cluster.py)."""
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-    from functools import partial
-    from queue import SimpleQueue
+    from concurrent.futures import as_completed
 
     from tqdm import tqdm
 
-    from grader import rubric as rubric_mod
-    from grader.grade import prepare_data
-
     out = Path(out).resolve()
-    rules = rubric_mod.load(rubric, threads=threads, time_limit_s=time_limit, memory_limit_mb=memory_limit)
-    # the data and the test labels the grader scores on (a private file, or its own synthetic draw), as it reads
-    # them; DataUnavailable before anything is graded
-    splits, grader_key, _ = prepare_data(rules, data_dir, synthetic)
-    provenance = splits.provenance
-    key = provenance_key(provenance)
-    threads = rules.limits.threads
-    jobs = jobs or worker.default_jobs(threads)
-    if jobs < 1:
-        raise SystemExit(f"-j {jobs}: give the number of sandboxes to run at once, 1 or more.")
-    preflight_check(rules.limits, extra_read=[settings.weights_cache()])  # EnvironmentUnusable: nothing graded
-    out.mkdir(parents=True, exist_ok=True)
-    _save_labels(out, splits, provenance)
+    rules, splits, grader_key, jobs = _prepare(out, rubric, data_dir, synthetic, jobs, threads=threads,
+                                               time_limit_s=time_limit, memory_limit_mb=memory_limit)
+    provenance, key, threads = splits.provenance, runs.provenance_key(splits.provenance), rules.limits.threads
     run_key = resume_key(splits, grader_key, rules)
     hw = hardware()
     write = log or (lambda msg: tqdm.write(msg, file=sys.stderr))
     warning = worker.memory_warning(jobs, rules.limits.memory_limit_mb)
     if warning and not cluster:
         write("Warning: " + warning)
-    previous = _read_json(out / SUITE) or {}
+    previous = runs.read_json(out / runs.SUITE) or {}
     previous_runs = previous.get("runs", []) if previous.get("key") == key else []
-    t0, graded, resumed, failed = time.monotonic(), [], [], {}
-    invocation = {"started": _now(), "wall_seconds": 0.0, "finished": False, "graded": graded, "resumed": resumed,
-                  "failed": failed, "hardware": hw, "threads": threads, "jobs": jobs, "cluster": cluster,
-                  "command": " ".join(["python -m instructor", *sys.argv[1:]]) if command else ""}
-    order = {e["id"]: i for i, e in enumerate(entries)}
-    todo = []
-    for entry in entries:
-        info = entry["info"]
-        info["fingerprint"] = fingerprint(entry["submission"])
-        info["resume_key"] = {**run_key, "submission": submission_key(entry["submission"])}
-        if rerun or up_to_date(out / entry["id"], info["resume_key"]) is None:
-            todo.append(entry)
-        else:
-            resumed.append(entry["id"])
+    t0, started = time.monotonic(), _now()
+    todo, resumed = _to_grade(entries, out, run_key, rerun)
     if resumed:
         write(f"{len(resumed)} already graded with the same files, data, test set, rubric and grader, kept "
               "(use --rerun to grade again)")
+    graded, failed = [], {}
+    invocation = {"started": started, "wall_seconds": 0.0, "finished": False, "graded": graded, "resumed": resumed,
+                  "failed": failed, "hardware": hw, "threads": threads, "jobs": jobs, "cluster": cluster,
+                  "command": " ".join(["python -m instructor", *sys.argv[1:]]) if command else ""}
     request = {"rubric": str(Path(rubric).resolve()) if rubric else None, "synthetic": synthetic,
                "data_dir": str(Path(data_dir).resolve()) if data_dir else None, "threads": threads,
                "time_limit": time_limit, "memory_limit": memory_limit}
     deadline = rules.limits.time_limit_s + settings.number("DERMA_WATCHDOG_MARGIN_S", settings.WATCHDOG_MARGIN_S, minimum=0)
+    grade_one = _grade_here(out, request, deadline, worker.pinning(jobs, threads))
+    bar = tqdm(total=len(entries), initial=len(resumed), desc=desc, unit="grading", disable=not progress,
+               file=sys.stderr, smoothing=0)
+    pool, submit = _pool(cluster if todo else None, jobs, grade_one, out, request, run_key, deadline, write)
+    order = {e["id"]: i for i, e in enumerate(entries)}
+    with pool:
+        futures = {submit(entry): entry for entry in todo}
+        try:
+            for future in as_completed(futures):
+                eid, info = futures[future]["id"], futures[future]["info"]
+                record, failure = _collect(future, out / eid, info, graded_on=hw, threads=threads, jobs=jobs)
+                bar.update(1)
+                if failure:
+                    failed[eid] = failure
+                    write(f"{eid}: the grader failed: {failure}")
+                    continue
+                graded.append(eid)
+                graded.sort(key=order.get)
+                row = runs.summary_row(record, info)
+                status = row["status"] if row["status"] != "ok" else (
+                    f"val AUC {row['val_auc']:.4f}, mel recall {row['val_mel_recall']:.2f}")
+                write(f"{eid}: {status}")
+                invocation["wall_seconds"] = round(time.monotonic() - t0, 1)
+                runs.write_suite(out, provenance, key, hw, threads, source, previous_runs + [invocation])
+        except BaseException:  # Ctrl-C: start nothing new, stop what runs (resumable: graded ones are kept)
+            for future in futures:
+                future.cancel()
+            worker.kill_running()
+            raise
+    bar.close()
+    wall = time.monotonic() - t0
+    invocation.update(wall_seconds=round(wall, 1), finished=True)
+    runs.write_suite(out, provenance, key, hw, threads, source, previous_runs + [invocation])
+    rows = [runs.summary_row(r, i) for r, i in runs.graded(out) if i.get("id") in order]
+    return {"rows": rows, "wall_seconds": wall, "graded": graded, "resumed": resumed, "failed": failed,
+            "data": provenance, "hardware": hw, "threads": threads, "jobs": jobs, "out": str(out)}
+
+
+def _prepare(out, rubric, data_dir, synthetic, jobs, **limits):
+    """(rules, splits, grader key, jobs): the rubric with `limits` (threads, time_limit_s, memory_limit_mb) over
+    it, the data and the test labels the grader scores on (a private file, or its own synthetic draw) as it reads
+    them, and the sandboxes at once; then OUT with its labels. Raises before anything is graded: DataUnavailable,
+    SystemExit for a `jobs` below 1, EnvironmentUnusable."""
+    from grader import rubric as rubric_mod
+    from grader.grade import prepare_data
+
+    rules = rubric_mod.load(rubric, **limits)
+    splits, grader_key, _ = prepare_data(rules, data_dir, synthetic)
+    jobs = jobs or worker.default_jobs(rules.limits.threads)
+    if jobs < 1:
+        raise SystemExit(f"-j {jobs}: give the number of sandboxes to run at once, 1 or more.")
+    preflight_check(rules.limits, extra_read=[settings.weights_cache()])
+    out.mkdir(parents=True, exist_ok=True)
+    runs.save_labels(out, splits, splits.provenance)
+    return rules, splits, grader_key, jobs
+
+
+def _to_grade(entries, out, run_key, rerun):
+    """(entries to grade, ids kept): an entry is kept unless `rerun` while OUT/<id>/ is up to date with its resume
+    key (run_key plus its submission's). Each entry's info gets its fingerprint and resume key either way."""
+    todo, resumed = [], []
+    for entry in entries:
+        info = entry["info"]
+        info["fingerprint"] = fingerprint(entry["submission"])
+        info["resume_key"] = {**run_key, "submission": submission_key(entry["submission"])}
+        if rerun or runs.up_to_date(out / entry["id"], info["resume_key"]) is None:
+            todo.append(entry)
+        else:
+            resumed.append(entry["id"])
+    return todo, resumed
+
+
+def _grade_here(out, request, deadline, cpu_sets):
+    """grade_one(entry): one grading in a worker process on this machine, into a fresh OUT/<id>/, pinned to one of
+    `cpu_sets` (worker.pinning) while it runs; returns worker.run's (returncode, seconds, note)."""
+    from queue import SimpleQueue
+
     slots = SimpleQueue()
-    for cpu_set in worker.pinning(jobs, threads):
+    for cpu_set in cpu_sets:
         slots.put(cpu_set)
 
     def grade_one(entry):
@@ -462,66 +333,42 @@ def grade_all(entries, out, data_dir=None, synthetic=False, rerun=False, rubric=
         cpu_set = slots.get()
         try:
             req = {**request, "submission": str(Path(entry["submission"]).resolve()), "out_dir": str(exp_dir)}
-            return worker.run(req, exp_dir / LOG, cpu_set, deadline)
+            return worker.run(req, exp_dir / runs.LOG, cpu_set, deadline)
         finally:
             slots.put(cpu_set)
 
-    bar = tqdm(total=len(entries), initial=len(resumed), desc=desc, unit="grading", disable=not progress,
-               file=sys.stderr, smoothing=0)
-    if cluster and todo:  # the same gradings as Dask tasks; their result files come back into OUT/<id>/
+    return grade_one
+
+
+def _pool(cluster, jobs, grade_one, out, request, run_key, deadline, write):
+    """(pool, submit): with a `cluster`, the same gradings as Dask tasks whose result files come back into OUT/<id>/
+    (grade_one still grades here an upload the rule refuses); else `jobs` threads here, each running grade_one."""
+    if cluster:
         from instructor import cluster as remote
         pool = remote.Pool(cluster, out, request, run_key, deadline, grade_one, write)
-        submit = pool.submit
-    else:
-        pool = ThreadPoolExecutor(max_workers=jobs)
-        submit = partial(pool.submit, grade_one)
-    with pool:
-        futures = {submit(entry): entry for entry in todo}
-        try:
-            for future in as_completed(futures):
-                entry = futures[future]
-                exp_dir, info = out / entry["id"], entry["info"]
-                try:
-                    _, seconds, note = future.result()
-                except Exception as err:  # the runner could not start or watch this one: the others go on
-                    seconds, note = 0.0, f"{type(err).__name__}: {err}"
-                    exp_dir.mkdir(parents=True, exist_ok=True)
-                record = _read_json(exp_dir / RECORD)
-                info.update(graded_on=hw, threads=threads, jobs=jobs, graded_at=_now(), worker_seconds=seconds)
-                (exp_dir / EXPERIMENT).write_text(json.dumps(info, indent=1))
-                bar.update(1)
-                if record is None or record.get("grader_failure"):  # the grader or its environment failed
-                    failed[entry["id"]] = (record or {}).get("grader_failure") or note or (
-                        f"the grader wrote no record (see {exp_dir / LOG})")
-                    write(f"{entry['id']}: the grader failed: {failed[entry['id']]}")
-                    continue
-                graded.append(entry["id"])
-                graded.sort(key=order.get)
-                row = summary_row(record, info)
-                status = row["status"] if row["status"] != "ok" else (
-                    f"val AUC {row['val_auc']:.4f}, mel recall {row['val_mel_recall']:.2f}")
-                write(f"{entry['id']}: {status}")
-                invocation["wall_seconds"] = round(time.monotonic() - t0, 1)
-                _write_suite(out, provenance, key, hw, threads, source, previous_runs + [invocation])
-        except BaseException:  # Ctrl-C: start nothing new, stop what runs (resumable: graded ones are kept)
-            for future in futures:
-                future.cancel()
-            worker.kill_running()
-            raise
-    bar.close()
-    wall = time.monotonic() - t0
-    invocation.update(wall_seconds=round(wall, 1), finished=True)
-    _write_suite(out, provenance, key, hw, threads, source, previous_runs + [invocation])
-    rows = [summary_row(r, i) for r, i in _graded(out) if i.get("id") in order]
-    return {"rows": rows, "wall_seconds": wall, "graded": graded, "resumed": resumed, "failed": failed,
-            "data": provenance, "hardware": hw, "threads": threads, "jobs": jobs, "out": str(out)}
+        return pool, pool.submit
+    from concurrent.futures import ThreadPoolExecutor
+    from functools import partial
+
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    return pool, partial(pool.submit, grade_one)
 
 
-def _write_suite(out, provenance, key, hw, threads, solutions, runs):
-    """OUT/suite.json: the data, the machine, every run of the suite, and the current table (after each experiment)."""
-    suite = {"data": provenance, "key": key, "hardware": hw, "threads": threads,
-             "solutions": str(Path(solutions).resolve()), "runs": runs, "experiments": sort_rows(load_rows(out))}
-    resultfile.write_json(Path(out) / SUITE, suite)
+def _collect(future, exp_dir, info, **where):
+    """(record, None) for a grading the grader finished, else (None, why it failed); either way OUT/<id>/
+    experiment.json is written: `info`, `where` (graded_on, threads, jobs), when, and the worker's seconds."""
+    try:
+        _, seconds, note = future.result()
+    except Exception as err:  # the runner could not start or watch this one: the others go on
+        seconds, note = 0.0, f"{type(err).__name__}: {err}"
+        exp_dir.mkdir(parents=True, exist_ok=True)
+    record = runs.read_json(exp_dir / runs.RECORD)
+    info.update(**where, graded_at=_now(), worker_seconds=seconds)
+    (exp_dir / runs.EXPERIMENT).write_text(json.dumps(info, indent=1))
+    if record is None or record.get("grader_failure"):  # the grader or its environment failed
+        return None, (record or {}).get("grader_failure") or note or (
+            f"the grader wrote no record (see {exp_dir / runs.LOG})")
+    return record, None
 
 
 def _now(ts=None):
@@ -538,8 +385,8 @@ def main(args):
         print(err, file=sys.stderr)
         return 2
     print(f"\nData: {summary['data']['label']}")
-    print(f"Hardware: {hardware_label(summary['hardware'], summary['threads'])}")
-    print(format_table(summary["rows"]))
+    print(f"Hardware: {runs.hardware_label(summary['hardware'], summary['threads'])}")
+    print(runs.format_table(summary["rows"]))
     for eid, note in summary["failed"].items():
         print(f"{eid}: the grader failed: {note}")
     print(f"\n{len(summary['graded'])} graded, {len(summary['resumed'])} kept from earlier runs, in "

@@ -21,7 +21,7 @@ import grader.grade as grade_mod
 from grader import preflight, protocol, results, rubric as rubric_mod, sandbox, scoring
 from grader.grade import grade
 from grader.sandbox import Outcome
-from instructor import suite
+from instructor import runs
 from locked import metrics
 
 HERE = os.path.dirname(__file__)
@@ -109,13 +109,13 @@ def test_the_environment_check_passes_here_and_names_a_missing_package(monkeypat
 
 
 def test_a_grading_the_environment_failed_is_never_kept_by_resume(tmp_path):
-    key = suite.provenance_key({"kind": "synthetic", "label": "x"})
+    key = runs.provenance_key({"kind": "synthetic", "label": "x"})
     record = {"data": {"kind": "synthetic", "label": "x"}, "metrics": {"val": None}, "tests": [],
               "grader_failure": "The grader was stopped before your code ran: ..."}
-    (tmp_path / suite.RECORD).write_text(json.dumps(record))
-    assert suite.finished(tmp_path, key) is None
-    (tmp_path / suite.RECORD).write_text(json.dumps({**record, "grader_failure": None}))
-    assert suite.finished(tmp_path, key) is not None
+    (tmp_path / runs.RECORD).write_text(json.dumps(record))
+    assert runs.finished(tmp_path, key) is None
+    (tmp_path / runs.RECORD).write_text(json.dumps({**record, "grader_failure": None}))
+    assert runs.finished(tmp_path, key) is not None
 
 
 def _venv_under_tmp():

@@ -27,7 +27,7 @@ import grader.__main__ as grader_main
 import grader.grade as grade_mod
 from grader import protocol, resultfile, results, rubric as rubric_mod, sandbox
 from grader.grade import grade
-from instructor import suite
+from instructor import runs
 from locked.submission import SubmissionError
 
 HERE = Path(__file__).resolve().parent
@@ -165,7 +165,7 @@ def test_leaderboard_time_is_the_training_time(honest):
     assert epochs <= train < epochs + 1.0 and train < honest["sandbox"]["seconds"] - 1.0
     board = {e["name"]: e for e in results.gradescope(honest)["leaderboard"]}
     assert board["Training time (s)"] == {"name": "Training time (s)", "value": round(train, 4), "order": "asc"}
-    assert suite.summary_row(honest, {})["train_seconds"] == train
+    assert runs.summary_row(honest, {})["train_seconds"] == train
 
 
 # --------------------------------------------------------------------------------------------------------------

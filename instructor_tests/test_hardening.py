@@ -26,7 +26,8 @@ import pytest
 
 import grader.grade as grade_mod
 from grader import protocol, results, sandbox, scoring
-from instructor import suite
+from instructor import runs
+from locked import data
 from test_grader import (BUILT, MEMORY_LIMIT_MB, RUBRIC, RUBRIC_PATH, SANITY, SCALE, SUBS, _grade, _same_grade, by_key,
                          check_gradescope, check_outcome, honest)  # noqa: F401  (honest: the shared fixture)
 
@@ -488,10 +489,10 @@ def test_a_broken_zip_is_the_students_error_not_the_graders(kind, synthetic_root
 def test_suite_keeps_its_label_file_private(synthetic_root, tmp_path):
     out = tmp_path / "suite"
     out.mkdir(mode=0o755)
-    path, provenance = suite.data.locate(synthetic_root, True)
-    suite._save_labels(out, suite.data.read(path, provenance), provenance)
+    path, provenance = data.locate(synthetic_root, True)
+    runs.save_labels(out, data.read(path, provenance), provenance)
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
-    assert stat.S_IMODE((out / suite.LABELS).stat().st_mode) == 0o600
+    assert stat.S_IMODE((out / runs.LABELS).stat().st_mode) == 0o600
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -540,7 +541,7 @@ def test_no_label_file_or_course_file_is_reachable(honest, synthetic_root, tmp_p
         said = record["sandbox"]["output"]
         assert "look_around: / holds" in said and "total stolen labels: 0" in said, said[-3000:]
         assert "LEAKED" not in said and "READ" not in said and "grader command line" not in said, said
-        assert stat.S_IMODE((out / suite.LABELS).stat().st_mode) == 0o600
+        assert stat.S_IMODE((out / runs.LABELS).stat().st_mode) == 0o600
         assert not (target / "dermamnist.npz").stat().st_mode & stat.S_IROTH  # the grader protected it
         _same_grade(record, honest)
         assert "solutions" not in json.dumps(json.loads((out / "look_around" / "results.json").read_text()))

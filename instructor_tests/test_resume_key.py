@@ -15,7 +15,7 @@ import pytest
 
 from grader import integrity, rubric as rubric_mod
 from grader.grade import prepare_data
-from instructor import suite, worker
+from instructor import runs, suite, worker
 from locked import metrics, synthetic
 from locked.info import NUM_CLASSES
 
@@ -58,9 +58,9 @@ def stand_in_worker(request, log_path, cpu_set=None, deadline_s=None):
     out = Path(request["out_dir"])
     record = {"data": splits.provenance, "rubric": rules.as_dict(), "metrics": {"val": HONEST, "test": HONEST},
               "tests": [], "error": None, "grader_failure": None}
-    (out / suite.RECORD).write_text(json.dumps(record))
+    (out / runs.RECORD).write_text(json.dumps(record))
     rows = {s: np.full((len(splits.labels[s]), NUM_CLASSES), 1 / NUM_CLASSES) for s in ("val", "test")}
-    np.savez(out / suite.PREDICTIONS, **rows)
+    np.savez(out / runs.PREDICTIONS, **rows)
     return 0, 0.0, ""
 
 
@@ -138,7 +138,7 @@ def change_generator(s, monkeypatch):
 
 
 def lose_predictions(s, monkeypatch):
-    (s.exp_dir / suite.PREDICTIONS).unlink()
+    (s.exp_dir / runs.PREDICTIONS).unlink()
 
 
 ROWS = {  # what changes: (set-up before the first run or None, the change)
@@ -192,10 +192,10 @@ def test_grader_version_is_a_digest_of_the_grader_and_harness_sources(tmp_path, 
 
 def test_a_grading_on_another_test_file_is_stale_beside_the_new_labels(setup, monkeypatch):
     """After a switch to a private test file, a run that regrades only "a" (say `suite --only`) rewrites labels.npz
-    from the new test set; "b" was graded on the old one, and the report (suite.read) must list it as stale, not
+    from the new test set; "b" was graded on the old one, and the report (runs.read) must list it as stale, not
     pair its predictions with the new labels."""
     assert setup.grade_all(("a", "b")) == (["a", "b"], [])
     add_private_test_file(setup, monkeypatch)
     assert setup.grade_all(("a",)) == (["a"], [])
-    found = suite.read(setup.tmp / "out")
+    found = runs.read(setup.tmp / "out")
     assert found["stale"] == ["b"] and [row["id"] for row in found["rows"]] == ["a"] and list(found["probas"]) == ["a"]

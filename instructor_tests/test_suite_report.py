@@ -20,7 +20,7 @@ import pytest
 
 from instructor import deployment as dep
 from instructor import report as report_mod
-from instructor import suite
+from instructor import runs, suite
 from locked.info import SPLIT_SIZES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -186,7 +186,7 @@ def test_figures_name_the_published_hardware_from_published_json(monkeypatch):
 def test_table_sorted_by_validation_auc_with_skipped_last():
     rows = [_row("exp_23_x", None, None, "skipped"), _row("exp_01_a", 0.7, 0.0), _row("exp_20_b", 0.93, 0.6),
             _row("exp_08_c", 0.9, 0.4)]
-    table = suite.format_table(rows)
+    table = runs.format_table(rows)
     order = [m for m in re.findall(r"exp_\d+_\w", table)]
     assert order == ["exp_20_b", "exp_08_c", "exp_01_a", "exp_23_x"]
     assert "0.40!" in table and "0.60 " in table  # melanoma recall below 0.5 is marked
@@ -196,7 +196,7 @@ def test_weights_error_is_a_skip_with_the_fix():
     record = {"metrics": {"val": None, "test": None}, "tests": [],
               "error": {"check": "weights", "message": "build_model() needs pretrained weights ... Fix: run "
                         "`python -m locked.weights` once."}}
-    status, note = suite.outcome(record)
+    status, note = runs.outcome(record)
     assert status == "skipped" and note.startswith("skipped: weights not available")
     assert "python -m locked.weights" in note
 
@@ -280,7 +280,7 @@ def test_second_run_resumes_without_regrading(suite_run):
     assert seconds < suite_run["seconds"] / 2
     assert all(eid in again.stdout for eid in IDS)  # the table is printed from the kept records
     # other data (here: another synthetic scale) is not "finished"
-    assert suite.finished(out / IDS[0], {"kind": "synthetic", "scale": 0.1, "generator_version": 1}) is None
+    assert runs.finished(out / IDS[0], {"kind": "synthetic", "scale": 0.1, "generator_version": 1}) is None
 
 
 def test_rerun_grades_again(suite_run):
