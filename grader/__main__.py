@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from grader import results
+from grader import results, rubric as rubric_mod
 from grader.preflight import EnvironmentUnusable
 from locked.data import DataUnavailable
 
@@ -19,7 +19,8 @@ def _grade(args):
     t0 = time.monotonic()
     try:
         record = grade(args.submission, args.out, args.rubric, args.data_dir, args.synthetic,
-                       test_data=args.test_data, time_limit_s=args.time_limit, memory_limit_mb=args.memory_limit)
+                       test_data=args.test_data, time_limit_s=args.time_limit, memory_limit_mb=args.memory_limit,
+                       device=args.device)
     except (DataUnavailable, EnvironmentUnusable) as err:  # the instructor's setup, not the student's code
         print(results.write_crash(args.out, err, time.monotonic() - t0), file=sys.stderr)
         return 2
@@ -46,6 +47,8 @@ def main(argv=None):
                    "students do not have; overrides the rubric's [test] data")
     g.add_argument("--time-limit", type=float, help="override the rubric's time_limit_s")
     g.add_argument("--memory-limit", type=float, help="override the rubric's memory_limit_mb")
+    g.add_argument("--device", choices=rubric_mod.DEVICES, help="train on the CPU or an NVIDIA GPU (default: the "
+                   "rubric's device, cpu)")
     g.set_defaults(run=_grade)
     args = ap.parse_args(argv)
     return args.run(args)

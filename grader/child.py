@@ -53,6 +53,12 @@ def write_out(name, payload):
 def main():
     request = json.loads((SANDBOX / "request.json").read_text())
     engine.pin_threads(request["threads"])
+    device = engine.pick_device(request["device"])
+    if device.type == "cuda" and not torch.cuda.is_available():  # before STARTED: the environment's failure
+        print(f"grader: device cuda, but torch {torch.__version__} (CUDA build {torch.version.cuda}) finds no GPU in "
+              "the sandbox: check the driver and the /dev/nvidia* nodes, or grade with --device cpu.", flush=True)
+        os._exit(3)
+    engine.deterministic(device)
     engine.seed_everything()
     with np.load(SANDBOX / "data.npz") as npz:
         images = {s: npz[f"{s}_images"] for s in ("train", "val", "test")}
@@ -73,7 +79,6 @@ def main():
          preprocessing=protocol.Preprocessing(ok=result.ok, message=result.message, measured=result.measured))
     if params > request["param_budget"]:
         return  # over budget: not trained, the parent explains
-    device = engine.pick_device("cpu")
     t0 = time.perf_counter()
     history = engine.fit(sub, model, splits, device, progress=False, deadline=request["deadline"])
     save(stage=protocol.TRAINED, history=history, train_seconds=time.perf_counter() - t0)

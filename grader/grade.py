@@ -54,7 +54,7 @@ def child_request(limits):
     its training must leave room before (locked/engine.py fit), on the clock parent and child share. Set before the
     sandbox's own clock starts, it falls a little before the limit's kill."""
     return {"threads": limits.threads, "max_epochs": limits.max_epochs, "param_budget": limits.param_budget,
-            "deadline": time.time() + limits.time_limit_s}
+            "deadline": time.time() + limits.time_limit_s, "device": limits.device}
 
 
 def _forged(what, name, why, status=None):
@@ -171,9 +171,10 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
             env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": sb.inside("home"), "TMPDIR": "/tmp",
                    "LANG": "C.UTF-8", "USER": "student", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
                    "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(lim.threads), "MKL_NUM_THREADS": str(lim.threads),
-                   "CUDA_VISIBLE_DEVICES": "", "TORCH_HOME": settings.torch_home(), "MPLBACKEND": "Agg"}
+                   "TORCH_HOME": settings.torch_home(), "MPLBACKEND": "Agg",
+                   **({} if lim.device == "cuda" else {"CUDA_VISIBLE_DEVICES": ""})}  # on the CPU, no CUDA at all
             log(f"Grading {submission} ({provenance['label']}) in a sandbox: limit {lim.time_limit_s:g} s, "
-                f"{lim.memory_limit_mb:g} MB, {lim.threads} thread(s)")
+                f"{lim.memory_limit_mb:g} MB, {lim.threads} thread(s), on the {lim.device}")
             outcome = sb.run([sys.executable, "-I", sb.inside("harness/child.py")], env=env,
                              report=(protocol.REPORT_FD, protocol.REPORT_MAX_BYTES))
             status, predictions = _read_outputs(sb, outcome, rows)

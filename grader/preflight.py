@@ -21,7 +21,9 @@ _PROBE = ("import importlib.util, json, os, sys\n"
           "with open(sys.argv[1], 'rb') as f:\n"
           "    data = f.read()\n"
           "missing = [m for m in sys.argv[2:] if importlib.util.find_spec(m) is None]\n"
-          f"report = json.dumps({{'uid': os.getuid(), 'read': len(data), 'missing': missing}}).encode() + b'\\n'\n"
+          "shut = [p for p in os.environ.get('PROBE_NODES', '').split() if not os.access(p, os.R_OK | os.W_OK)]\n"
+          f"report = json.dumps({{'uid': os.getuid(), 'read': len(data), 'missing': missing, 'shut': shut}}).encode()"
+          " + b'\\n'\n"
           f"os.write(int(os.environ['{protocol.REPORT_FD}']), report)\n")
 
 
@@ -60,6 +62,10 @@ def _diagnose(outcome, sb):
         return (f"{', '.join(map(str, got['missing']))} cannot be found by {sys.executable} inside the sandbox. Fix: "
                 "install the requirements (pip install -r requirements.txt) into this interpreter, readable by "
                 "other users (not a user site-packages folder: the child runs with python -I).")
+    if got.get("shut"):
+        return (f"the sandbox's child cannot open the GPU's device nodes ({', '.join(map(str, got['shut']))}) for "
+                "--device cuda. Fix: make them readable and writable by other users (mode 0666, the NVIDIA driver's "
+                "default), or grade with --device cpu.")
     if got.get("read") != len(PROBE_BYTES):
         return "the sandbox's child could not read its own folder. Fix: check the folder permissions of $TMPDIR."
     if sb.ids and got.get("uid") != sb.ids.uid:
@@ -71,11 +77,17 @@ def _diagnose(outcome, sb):
 def check(limits, extra_read=()):
     """Run the probe under `limits` (the rubric's); raise EnvironmentUnusable with cause and fix if it fails."""
     limits = dataclasses.replace(limits, time_limit_s=min(limits.time_limit_s, TIME_LIMIT_S))
+    nodes = sandbox.gpu_nodes() if limits.device == "cuda" else []
+    if limits.device == "cuda" and not nodes:
+        raise EnvironmentUnusable("Grading environment check failed: --device cuda, but this machine has no NVIDIA "
+                                  "device nodes (/dev/nvidia*). Fix: grade with --device cpu, or on a machine with an "
+                                  "NVIDIA GPU and its driver loaded.")
     try:
         with sandbox.Sandbox(limits, extra_read=extra_read) as sb:
             (sb.path / PROBE_FILE).write_bytes(PROBE_BYTES)
             sb.seal()
-            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": sb.inside("home"), "LANG": "C.UTF-8"}
+            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": sb.inside("home"), "LANG": "C.UTF-8",
+                   "PROBE_NODES": " ".join(n for n in nodes if not os.path.isdir(n))}
             outcome = sb.run([sys.executable, "-I", "-c", _PROBE, sb.inside(PROBE_FILE), *NEEDED], env=env,
                              report=(protocol.REPORT_FD, 4096))
             problem = _diagnose(outcome, sb)

@@ -19,6 +19,7 @@ CHECK_PARAMS = {"test_auc": ("target", "floor"), "mel_recall_bonus": ("threshold
 PARAM_DEFAULTS = {"target": TARGET_AUC, "threshold": TARGET_MEL_RECALL, "max_false_alarm": MAX_MEL_FALSE_ALARM}
 TEST_CHECKS = ("test_auc", "mel_recall_bonus")  # the checks scored on the test set
 SECTIONS = ("limits", "checks", "test", "integrity")
+DEVICES = ("cpu", "cuda")
 
 
 class RubricError(ValueError):
@@ -32,6 +33,7 @@ class Limits:
     output_limit_kb: int       # printed output kept, head and tail
     on_time_limit: str = ON_TIME_LIMIT  # "score" the epochs that fit in time_limit_s, or "zero" (locked/settings.py)
     threads: int = 1           # torch threads in the sandbox
+    device: str = "cpu"        # what the child trains on: "cpu", or "cuda" (the GPU's device nodes bound in)
     max_epochs: int = DEFAULT_MAX_EPOCHS
     param_budget: int = PARAM_BUDGET
     sandbox_uids: tuple = (2_000_000, 2_009_999)  # one uid per grading from this range (no passwd entry needed)
@@ -132,12 +134,16 @@ def _limits(raw, source):
     if not (isinstance(policy, str) and policy in TIME_LIMIT_POLICIES):
         raise RubricError(f"{w} on_time_limit = {policy!r}: use \"score\" (score the epochs that fit in the limit) "
                           "or \"zero\" (a run cut by the limit scores nothing for training and the test).")
+    device = raw.get("device", Limits.device)
+    if device not in DEVICES:
+        raise RubricError(f"{w} device = {device!r}: use \"cpu\" or \"cuda\" (an NVIDIA GPU with its driver on "
+                          "the grading machine; every sandbox shares it).")
     return Limits(time_limit_s=_number(f"{w} time_limit_s", raw.get("time_limit_s", TIME_LIMIT_S), float, 0,
                                        low_open=True),
                   on_time_limit=policy,
                   memory_limit_mb=_number(f"{w} memory_limit_mb", raw["memory_limit_mb"], float, 0, low_open=True),
                   output_limit_kb=_number(f"{w} output_limit_kb", raw["output_limit_kb"], int, 1),
-                  threads=_number(f"{w} threads", raw.get("threads", 1), int, 1, 64),
+                  threads=_number(f"{w} threads", raw.get("threads", 1), int, 1, 64), device=device,
                   max_epochs=_number(f"{w} max_epochs", raw.get("max_epochs", DEFAULT_MAX_EPOCHS), int, 1),
                   param_budget=_number(f"{w} param_budget", raw.get("param_budget", PARAM_BUDGET), int, 1),
                   sandbox_uids=tuple(uids),

@@ -24,6 +24,7 @@ the process's memory lock: 16 ms per read of a process that has imported torch, 
 """
 import ctypes
 import fcntl
+import glob
 import os
 import random
 import resource
@@ -259,6 +260,11 @@ def bubblewrap():
             result = (path, None) if probe.returncode == 0 else (None, f"bubblewrap cannot run here ({why})")
         _bwrap_state["result"] = result
     return _bwrap_state["result"]
+
+
+def gpu_nodes():
+    """The NVIDIA driver's device nodes on this machine (/dev/nvidiactl, /dev/nvidia0, /dev/nvidia-uvm, ...)."""
+    return sorted(glob.glob("/dev/nvidia*"))
 
 
 def _uid_of(pid):
@@ -612,6 +618,9 @@ class Sandbox:
             argv += [kind, src, dest]
         size = str(self.limits.scratch_mb * 2**20)
         argv += ["--proc", "/proc", "--dev", "/dev"]
+        if self.limits.device == "cuda":  # the minimal /dev has no GPU: bind its nodes (the driver makes them 0666)
+            for node in gpu_nodes():
+                argv += ["--dev-bind", node, node]
         for d, mode in [*((d, "1777") for d in PRIVATE_DIRS), (f"{INSIDE}/work", "0777"), (f"{INSIDE}/home", "0777")]:
             argv += ["--perms", mode, "--size", size, "--tmpfs", d]
         argv += ["--chdir", f"{INSIDE}/work", "--", sys.executable, "-I", "-c", _DROP,

@@ -484,14 +484,15 @@ def report_html(out, book, ctx, notes=()):
 # --- the command -------------------------------------------------------------------------------------------------
 
 def run(export, out, data_dir=None, synthetic=False, rerun=False, rubric=None, threads=None, time_limit=None,
-        memory_limit=None, jobs=None, progress=True, log=None, cluster=None):
+        memory_limit=None, jobs=None, progress=True, log=None, cluster=None, device=None):
     """Grade the class (here, or on the Dask `cluster`); write the gradebook and the report; return (summary,
     gradebook rows, notes)."""
     from grader import rubric as rubric_mod
 
     entries, notes = discover(export)
     summary = suite.grade_all(entries, out, data_dir=data_dir, synthetic=synthetic, rerun=rerun, rubric=rubric,
-                              threads=threads, time_limit=time_limit, memory_limit=memory_limit, progress=progress,
+                              threads=threads, time_limit=time_limit, memory_limit=memory_limit, device=device,
+                              progress=progress,
                               log=log, jobs=jobs, desc="class", source=export,
                               command="grade-class" if sys.argv[1:2] == ["grade-class"] else None, cluster=cluster)
     graded_rubric = rubric_mod.load(rubric)
@@ -511,7 +512,7 @@ def main(args):
     try:
         summary, book, notes = run(args.export, args.out, args.data_dir, args.synthetic, args.rerun, args.rubric,
                                    args.threads, args.time_limit, args.memory_limit, args.jobs,
-                                   progress=not args.no_progress, cluster=args.cluster)
+                                   progress=not args.no_progress, cluster=args.cluster, device=args.device)
     except (ExportError, data.DataUnavailable, EnvironmentUnusable) as err:  # nothing graded: the cause, the fix
         print(err, file=sys.stderr)
         return 2

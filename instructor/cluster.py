@@ -72,7 +72,8 @@ def identity(request):
 
     rules = rubric_mod.load(request.get("rubric"), threads=request.get("threads"),
                             time_limit_s=request.get("time_limit"),
-                            memory_limit_mb=request.get("memory_limit")).with_test_data(request.get("test_data"))
+                            memory_limit_mb=request.get("memory_limit"),
+                            device=request.get("device")).with_test_data(request.get("test_data"))
     with _identity_lock:  # the synthetic test draw is cached under a name made from the pid
         splits, key, _ = prepare_data(rules, request.get("data_dir"), request.get("synthetic", False))
     return {**suite.resume_key(splits, key, rules), "versions": versions()}

@@ -102,7 +102,8 @@ def format_table(rows):
 
 def hardware_label(hw, threads=None):
     """A recorded machine (suite.json's or experiment.json's "hardware"), in words."""
-    label = f"{hw.get('cpu', '?')}, {hw.get('cores', '?')} cores, CPU"
+    device = hw.get("device", "cpu")
+    label = f"{hw.get('cpu', '?')}, {hw.get('cores', '?')} cores, {'CPU' if device == 'cpu' else 'trained on ' + device}"
     if threads:
         label += f", {threads} torch thread{'s' if int(threads) != 1 else ''} per run"
     return label

@@ -124,8 +124,8 @@ def describe(folder):
 
 # --- where and on what it ran ------------------------------------------------------------------------------------
 
-def hardware():
-    """This machine, in the words a report needs (no torch import)."""
+def hardware(device="cpu"):
+    """This machine, in the words a report needs (no torch import); `device`: what the gradings train on."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -140,7 +140,7 @@ def hardware():
         torch_version = None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"cpu": cpu, "cores": cores, "platform": platform.platform(), "python": platform.python_version(),
-            "torch": torch_version, "device": "cpu"}
+            "torch": torch_version, "device": device}
 
 
 # --- what its grade depends on (the resume key) ------------------------------------------------------------------
@@ -199,17 +199,19 @@ def resume_key(splits, grader_key, rules):
 # --- the run -----------------------------------------------------------------------------------------------------
 
 def run(solutions, out=DEFAULT_OUT, data_dir=None, synthetic=False, only=None, rerun=False, rubric=None,
-        threads=None, time_limit=None, memory_limit=None, progress=True, log=None, jobs=None, cluster=None):
+        threads=None, time_limit=None, memory_limit=None, device=None, progress=True, log=None, jobs=None,
+        cluster=None):
     """Grade the experiments, `jobs` at a time; return the suite summary dict (also written to OUT/suite.json)."""
     entries = [{"id": f.name, "submission": f, "info": describe(f)} for f in experiment_folders(solutions, only)]
     return grade_all(entries, out, data_dir=data_dir, synthetic=synthetic, rerun=rerun, rubric=rubric,
-                     threads=threads, time_limit=time_limit, memory_limit=memory_limit, progress=progress, log=log,
-                     jobs=jobs, desc="suite", source=solutions,
+                     threads=threads, time_limit=time_limit, memory_limit=memory_limit, device=device,
+                     progress=progress, log=log, jobs=jobs, desc="suite", source=solutions,
                      command="suite" if sys.argv[1:2] == ["suite"] else None, cluster=cluster)
 
 
 def grade_all(entries, out, *, data_dir=None, synthetic=False, rerun=False, rubric=None, threads=None,
-              time_limit=None, memory_limit=None, progress=True, log=None, jobs=None, desc="suite", source=None,
+              time_limit=None, memory_limit=None, device=None, progress=True, log=None, jobs=None, desc="suite",
+              source=None,
               command=None, cluster=None):
     """Grade every entry ({"id", "submission", "info"}) into OUT/<id>/ with `jobs` sandboxes at once (default: one
     per core), each grading in its own worker process (instructor/worker.py), resumably; write OUT/suite.json
@@ -221,10 +223,10 @@ def grade_all(entries, out, *, data_dir=None, synthetic=False, rerun=False, rubr
 
     out = Path(out).resolve()
     rules, splits, grader_key, jobs = _prepare(out, rubric, data_dir, synthetic, jobs, threads=threads,
-                                               time_limit_s=time_limit, memory_limit_mb=memory_limit)
+                                               time_limit_s=time_limit, memory_limit_mb=memory_limit, device=device)
     provenance, key, threads = splits.provenance, runs.provenance_key(splits.provenance), rules.limits.threads
     run_key = resume_key(splits, grader_key, rules)
-    hw = hardware()
+    hw = hardware(rules.limits.device)
     write = log or (lambda msg: tqdm.write(msg, file=sys.stderr))
     warning = worker.memory_warning(jobs, rules.limits.memory_limit_mb)
     if warning and not cluster:
@@ -242,7 +244,7 @@ def grade_all(entries, out, *, data_dir=None, synthetic=False, rerun=False, rubr
                   "command": " ".join(["python -m instructor", *sys.argv[1:]]) if command else ""}
     request = {"rubric": str(Path(rubric).resolve()) if rubric else None, "synthetic": synthetic,
                "data_dir": str(Path(data_dir).resolve()) if data_dir else None, "threads": threads,
-               "time_limit": time_limit, "memory_limit": memory_limit}
+               "time_limit": time_limit, "memory_limit": memory_limit, "device": device}
     deadline = rules.limits.time_limit_s + settings.number("DERMA_WATCHDOG_MARGIN_S", settings.WATCHDOG_MARGIN_S, minimum=0)
     grade_one = _grade_here(out, request, deadline, worker.pinning(jobs, threads))
     bar = tqdm(total=len(entries), initial=len(resumed), desc=desc, unit="grading", disable=not progress,
@@ -283,7 +285,7 @@ def grade_all(entries, out, *, data_dir=None, synthetic=False, rerun=False, rubr
 
 
 def _prepare(out, rubric, data_dir, synthetic, jobs, **limits):
-    """(rules, splits, grader key, jobs): the rubric with `limits` (threads, time_limit_s, memory_limit_mb) over
+    """(rules, splits, grader key, jobs): the rubric with `limits` (threads, time_limit_s, memory_limit_mb, device) over
     it, the data and the test labels the grader scores on (a private file, or its own synthetic draw) as it reads
     them, and the sandboxes at once; then OUT with its labels. Raises before anything is graded: DataUnavailable,
     SystemExit for a `jobs` below 1, EnvironmentUnusable."""
@@ -379,7 +381,8 @@ def main(args):
     """The `suite` subcommand."""
     try:
         summary = run(args.solutions, args.out, args.data_dir, args.synthetic, parse_only(args.only), args.rerun,
-                      args.rubric, args.threads, args.time_limit, args.memory_limit, progress=not args.no_progress,
+                      args.rubric, args.threads, args.time_limit, args.memory_limit, args.device,
+                      progress=not args.no_progress,
                       jobs=args.jobs, cluster=args.cluster)
     except (data.DataUnavailable, EnvironmentUnusable) as err:  # nothing was graded: one line, the cause, the fix
         print(err, file=sys.stderr)
@@ -404,6 +407,8 @@ def add_parallel_arguments(parser):
                         "submission: a scheduler's address (tcp://HOST:8786) or a cluster YAML file (Slurm, PBS, "
                         "SGE, LSF, Kubernetes); see docs/GRADING_A_CLASS.md")
     parser.add_argument("--threads", type=int, help="torch threads per run (default: the rubric's, 1)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), help="train on the CPU or an NVIDIA GPU, which every "
+                        "sandbox then shares (default: the rubric's device, cpu)")
 
 
 def add_parser(cmds):

@@ -130,7 +130,8 @@ def main(argv=None):
         grade(request["submission"], request["out_dir"], request.get("rubric"), request.get("data_dir"),
               request.get("synthetic", False), log=lambda msg: print(msg, flush=True), keep_predictions=True,
               threads=request.get("threads"), time_limit_s=request.get("time_limit"),
-              memory_limit_mb=request.get("memory_limit"), test_data=request.get("test_data"))
+              memory_limit_mb=request.get("memory_limit"), device=request.get("device"),
+              test_data=request.get("test_data"))
     except BaseException as err:  # a grader bug: a valid results.json, the traceback in the log, exit 1
         print(results.write_crash(request["out_dir"], err, time.monotonic() - t0), flush=True)
         raise

@@ -37,6 +37,7 @@ def test_defaults_load_into_an_immutable_object():
     ("[checks.trains]\nthreshold = 0.5\n", "[checks.trains]: unknown key 'threshold'"),
     ("[checks.test_auc]\ntarget = 1.5\n", "target = 1.5: must be >= 0 and <= 1"),
     ("[limits\n", "not valid TOML"),
+    ("[limits]\ndevice = \"gpu\"\n", "device = 'gpu': use \"cpu\" or \"cuda\""),
     ("[limits]\non_time_limit = \"half\"\n", "on_time_limit = 'half': use \"score\""),
     ("[limits]\non_time_limit = [\"zero\"]\n", "on_time_limit = ['zero']: use \"score\""),
 ])

@@ -137,6 +137,7 @@ def run(folder, splits, device=None, log=print, progress=True, max_epochs=TERMS.
     if refusal:
         raise submission.SubmissionError("param_budget", refusal)
     device = engine.pick_device(device)
+    engine.deterministic(device)
     log(f"Model: {type(model).__name__}, {params:,} parameters; device {device}, {threads} threads; "
         f"{sub.epochs} epochs, batch {sub.batch_size}")
     speed, config = measure_speed(sub, model, splits)
