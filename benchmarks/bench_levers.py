@@ -97,10 +97,10 @@ def data_epoch(sub, data_dir, engine):
     images = data.load(data_dir, synthetic_data=True).images["train"]
     batches = engine.epoch_batches(list(range(len(images))), sub.batch_size)
     c0 = time.process_time()
-    every = engine._train_batch(sub, images, range(len(images)))
+    every = engine.train_batch(sub, images, range(len(images)), "cpu")
     setup = time.process_time() - c0
     pil = [engine.Image.fromarray(img) for img in images]  # the engine before: PIL copies of the split, made once
-    sides = {"per_sample": lambda idx: engine._train_batch(sub, images, idx), "once": lambda idx: every[idx],
+    sides = {"per_sample": lambda idx: engine.train_batch(sub, images, idx, "cpu"), "once": lambda idx: every[idx],
              "pil_upfront": lambda idx: torch.stack([sub.train_transform(pil[i]) for i in idx])}
     times, made = {k: [] for k in sides}, {}
     for _ in range(2):

@@ -15,7 +15,7 @@ after one untimed warm-up epoch per side (one-time kernel setup would otherwise 
 first).
 Time per epoch is split into sections: data (transform + batch assembly), compute (forward, loss, backward,
 optimizer step), validation, and other (the rest of the epoch: zero_grad, labels, running metrics, loop
-overhead). For the locked loop the sections come from timing wrappers around engine internals (_train_batch,
+overhead). For the locked loop the sections come from timing wrappers around engine internals (train_batch,
 student_call, predict_logits); the naive loop is timed inline.
 """
 import argparse
@@ -55,7 +55,7 @@ def _timed(fn, times, key):
 def run_locked(sub, splits, device):
     """engine.fit as `python -m locked.train` calls it, with timing wrappers around its sections."""
     times = defaultdict(float)
-    originals = engine._train_batch, engine.student_call, engine.predict_logits
+    originals = engine.train_batch, engine.student_call, engine.predict_logits
 
     def student_call(sub_, check, what, fn, *args):  # the forward, loss, backward and step all pass through here
         if check != "train":
@@ -66,7 +66,7 @@ def run_locked(sub, splits, device):
         finally:
             times["compute"] += time.perf_counter() - t0
 
-    engine._train_batch = _timed(originals[0], times, "data")
+    engine.train_batch = _timed(originals[0], times, "data")
     engine.student_call = student_call
     engine.predict_logits = _timed(originals[2], times, "validation")
     try:
@@ -76,7 +76,7 @@ def run_locked(sub, splits, device):
         history = engine.fit(sub, model, splits, device, log=lambda *a: None, progress=False)
         wall = time.perf_counter() - t0
     finally:
-        engine._train_batch, engine.student_call, engine.predict_logits = originals
+        engine.train_batch, engine.student_call, engine.predict_logits = originals
     epoch_seconds = [row["seconds"] for row in history]
     return _summary(epoch_seconds, times, wall, history)
 

@@ -4,7 +4,7 @@ Reproducibility: `seed_everything` seeds Python, NumPy and torch, and `pin_threa
 so the same config on the same machine and torch build gives bit-identical weights (on the CPU).
 Speed and memory: the fixed validation transform is applied once, up front; the student's train transform runs per
 sample, per epoch, with its own randomness, on a PIL image made for that call (memory is the tighter limit on a
-768 MB grading box: see `_train_batch`). On the CPU, training batches are laid out channels-last (NHWC) when the
+768 MB grading box: see `train_batch`). On the CPU, training batches are laid out channels-last (NHWC) when the
 model gives the same logits that way (see `_channels_last_ok`).
 """
 import copy
@@ -214,8 +214,26 @@ def to_val_tensor(images):
     return torch.stack([VAL_TRANSFORM(img) for img in images])
 
 
-def _train_batch(sub, images, idx):
-    """The student's train_transform on each image of the batch (uint8 HWC arrays, made PIL one at a time).
+def train_step(sub, model, optimizer, criterion, x, y, where):
+    """One training step as the loop takes it (and locked.train's speed probe measures it): forward, loss, the
+    divergence check, backward, update, the student's errors named as such. `where` says which step, for the
+    message. Returns (loss, logits)."""
+    optimizer.zero_grad()
+    logits = student_call(sub, "train", "The forward pass during training", model, x)
+    loss = student_call(sub, "train", "The loss from make_loss()", criterion, logits, y)
+    if not torch.isfinite(loss) or loss.item() > DIVERGED_LOSS:
+        lr = optimizer.param_groups[0].get("lr")
+        raise SubmissionError("train", f"Training diverged: the loss became {loss.item()} at {where}. Usually the "
+                              f"learning rate is too high (yours starts at lr={lr}); try 10x smaller, e.g. "
+                              "Adam(lr=1e-3) or SGD(lr=0.01).")
+    student_call(sub, "train", "loss.backward()", loss.backward)
+    student_call(sub, "train", "optimizer.step()", optimizer.step)
+    return loss, logits
+
+
+def train_batch(sub, images, idx, device, channels_last=False):
+    """The student's train_transform on each image of the batch (uint8 HWC arrays, made PIL one at a time), on
+    `device`, laid out channels-last when the model allows it (`_channels_last_ok`).
 
     PIL copies of the whole split, made once, would be 0.13 s faster per epoch but raise the run's peak by about
     30 MB: enough to push the course's ResNet18 over a 640 MB sandbox (benchmarks/SUITE_BENCH.md)."""
@@ -225,10 +243,11 @@ def _train_batch(sub, images, idx):
         raise SubmissionError("transform", f"train_transform must return a tensor; it returned "
                               f"{type(xs[0]).__name__}. End it with transforms.ToTensor().")
     try:
-        return torch.stack(xs).float()
+        x = torch.stack(xs).float().to(device)
     except RuntimeError:
         raise SubmissionError("transform", "train_transform returns tensors of different shapes for different "
                               "images; every image must come out as 3x28x28.") from None
+    return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
 
 
 def _channels_last_ok(model, device):
@@ -308,20 +327,8 @@ def fit(sub, model, splits, device, log=print, progress=True, deadline=None):
         loss_sum, correct, seen = 0.0, 0, 0
         for step, idx in enumerate(tqdm(batches, desc=f"epoch {epoch}/{sub.epochs}", leave=False,
                                         disable=None if progress else True, unit="batch")):
-            x = _train_batch(sub, train_x, idx).to(device)
-            if channels_last and x.dim() == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
-            y = train_y[idx].to(device)
-            optimizer.zero_grad()
-            logits = student_call(sub, "train", "The forward pass during training", model, x)
-            loss = student_call(sub, "train", "The loss from make_loss()", criterion, logits, y)
-            if not torch.isfinite(loss) or loss.item() > DIVERGED_LOSS:
-                lr = optimizer.param_groups[0].get("lr")
-                raise SubmissionError("train", f"Training diverged: the loss became {loss.item()} at epoch {epoch}, "
-                                      f"batch {step + 1}. Usually the learning rate is too high (yours starts at "
-                                      f"lr={lr}); try 10x smaller, e.g. Adam(lr=1e-3) or SGD(lr=0.01).")
-            student_call(sub, "train", "loss.backward()", loss.backward)
-            student_call(sub, "train", "optimizer.step()", optimizer.step)
+            x, y = train_batch(sub, train_x, idx, device, channels_last), train_y[idx].to(device)
+            loss, logits = train_step(sub, model, optimizer, criterion, x, y, f"epoch {epoch}, batch {step + 1}")
             step_scheduler(sub, scheduler, "batch")
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == y).sum().item()

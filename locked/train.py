@@ -49,15 +49,9 @@ def measure_speed(sub, model, splits, steps=PROBE_STEPS, warmup=WARMUP_STEPS):
             for k, idx in enumerate(batches):
                 if k == warmup:
                     t0 = time.process_time()
-                x = engine._train_batch(sub, splits.images["train"], idx)
-                if channels_last and x.dim() == 4:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                optimizer.zero_grad()
-                call = engine.student_call  # the student's errors read as in the real run
-                loss = call(sub, "train", "The loss from make_loss()", criterion,
-                            call(sub, "train", "The forward pass during training", probe, x), y[idx])
-                call(sub, "train", "loss.backward()", loss.backward)
-                call(sub, "train", "optimizer.step()", optimizer.step)
+                x = engine.train_batch(sub, splits.images["train"], idx, "cpu", channels_last)
+                engine.train_step(sub, probe, optimizer, criterion, x, y[idx],
+                                  f"step {k + 1} of the speed measurement, before training")
             step = (time.process_time() - t0) / steps
             val_x = engine.to_val_tensor(splits.images["val"])
             t0 = time.process_time()
