@@ -109,7 +109,7 @@ def cut_by_time_limit(status):
 
 def _cut_words(status, limits):
     done, planned = cut_by_time_limit(status)
-    epoch = max(row["seconds"] for row in status["history"])
+    epoch = max((row["seconds"] for row in status.get("history", [])), default=0.0)  # as the child reported it
     return (f"Trained {done} of {planned} epochs within the {limits.time_limit_s:g} s limit: another epoch (up to "
             f"{epoch:.0f} s each here) and the predictions would not have finished in time, so training stopped "
             f"after epoch {done}")

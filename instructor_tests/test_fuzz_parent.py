@@ -176,6 +176,31 @@ def test_clean_status_takes_any_report(status):
         assert text is None or shown(text) == text  # already as locked/text.py shows it
 
 
+@fuzz(200)
+@given(status=MUTATED | st.dictionaries(FIELDS, JSON, max_size=6), policy=st.sampled_from(["score", "zero"]))
+def test_scoring_answers_any_clean_report_with_predictions(status, policy):
+    """Whatever the report says beside valid predictions (a forged "done" with no history, fewer epochs trained than
+    planned, a history longer than the epochs), the parent scores it and never raises: the time-limit cut reads
+    the history the student's process reported."""
+    clean = protocol.clean_status({k: v for k, v in status.items() if k != "error"})  # an error: nothing to score
+    y = np.repeat(np.arange(NUM_CLASSES), 3)
+    proba = np.full((len(y), NUM_CLASSES), 1 / NUM_CLASSES)
+    outcome = sandbox.Outcome(returncode=0, seconds=5.0, isolation=["test"])
+    rubric = rubric_mod.load(on_time_limit=policy)
+    tests, _ = scoring.score(clean, {"val": proba, "test": proba}, {"val": y, "test": y}, outcome, rubric)
+    assert [t["key"] for t in tests] == list(rubric_mod.CHECKS)
+
+
+def test_a_forged_done_without_history_is_a_cut_to_nothing_not_a_crash():
+    status = protocol.clean_status({k: v for k, v in REAL_STATUS.items() if k not in ("error", "history")})
+    y = np.repeat(np.arange(NUM_CLASSES), 3)
+    proba = np.full((len(y), NUM_CLASSES), 1 / NUM_CLASSES)
+    outcome = sandbox.Outcome(returncode=0, seconds=5.0, isolation=["test"])
+    tests, _ = scoring.score(status, {"val": proba, "test": proba}, {"val": y, "test": y}, outcome, RUBRIC)
+    trains = next(t for t in tests if t["key"] == "trains")
+    assert trains["score"] == 0.0 and "Trained 0 of 3 epochs" in trains["output"]
+
+
 # --- the arrays the child writes --------------------------------------------------------------------------------
 
 def _mutated(raw, data):
