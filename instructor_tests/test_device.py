@@ -58,7 +58,7 @@ def test_gpu_nodes_the_sandbox_cannot_open_are_named_before_any_grading(monkeypa
     """A node only root may open (a driver set up with restrictive modes): the probe, as the grading's uid, says so."""
     if os.geteuid() != 0:
         pytest.skip("needs root: the sandbox's uid must differ from the node's owner")
-    fd, node = tempfile.mkstemp(prefix="dermagrade-nvidia-", dir="/run")
+    fd, node = tempfile.mkstemp(prefix="dermagrade-nvidia-", dir="/dev")  
     os.close(fd)
     os.chmod(node, 0o600)
     monkeypatch.setattr(sandbox, "gpu_nodes", lambda: [node])
@@ -87,3 +87,22 @@ def test_the_suite_records_the_device_it_trained_on():
     from instructor import runs, suite
     assert suite.hardware()["device"] == "cpu" and runs.hardware_label(suite.hardware()).endswith(", CPU")
     assert runs.hardware_label(suite.hardware("cuda")).endswith(", trained on cuda")
+
+
+@pytest.mark.skipif(not NO_GPU, reason="this machine has a GPU")
+def test_a_torch_that_finds_no_gpu_in_the_sandbox_is_the_environments_failure(synthetic_root, tmp_path, monkeypatch):
+    """Device nodes that open (so the preflight passes) but no GPU torch can use (a driver mismatch): the child says
+    so and ends before its first report, so no student code ran and the verdict blames the environment."""
+    fd, node = tempfile.mkstemp(prefix="dermagrade-nvidia-", dir="/dev")  
+    os.close(fd)
+    os.chmod(node, 0o666)
+    monkeypatch.setattr(sandbox, "gpu_nodes", lambda: [node])
+    monkeypatch.setenv("DERMA_SYNTHETIC_SCALE", "0.2")
+    try:
+        record = grade_mod.grade(HONEST, tmp_path / "out", rubric_path=RUBRIC_PATH, data_dir=synthetic_root,
+                                 synthetic=True, log=lambda *a: None, device="cuda")
+    finally:
+        os.unlink(node)
+    assert record["score"] == 0 and record["grader_failure"], record["tests"][0]["output"]
+    assert "not with your submission" in record["grader_failure"]
+    assert "finds no GPU in the sandbox" in record["sandbox"]["output"]
