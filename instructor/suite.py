@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.preflight import EnvironmentUnusable, check as preflight_check
+from grader.rubric import DEVICES
 from instructor import runs, worker
 from locked import data, settings, upload
 from locked.submission import SubmissionError
@@ -407,7 +408,7 @@ def add_parallel_arguments(parser):
                         "submission: a scheduler's address (tcp://HOST:8786) or a cluster YAML file (Slurm, PBS, "
                         "SGE, LSF, Kubernetes); see docs/GRADING_A_CLASS.md")
     parser.add_argument("--threads", type=int, help="torch threads per run (default: the rubric's, 1)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), help="train on the CPU or an NVIDIA GPU, which every "
+    parser.add_argument("--device", choices=DEVICES, help="train on the CPU or an NVIDIA GPU, which every "
                         "sandbox then shares (default: the rubric's device, cpu)")
 
 

@@ -311,14 +311,13 @@ def fit(sub, model, splits, device, log=print, progress=True, deadline=None):
     model.to(device)
     channels_last = _channels_last_ok(model, device)
     shuffle = torch.Generator().manual_seed(SEED)
-    n, history, longest_val = len(train_x), [], 0.0
+    n, history, longest_epoch, longest_val = len(train_x), [], 0.0, 0.0
     rows_after = sum(len(images) for name, images in splits.images.items() if name != "train")
     for epoch in range(1, sub.epochs + 1):
-        if deadline is not None and history and not next_epoch_fits(
-                deadline, max(row["seconds"] for row in history), longest_val, len(val_x), rows_after):
-            log(f"stopped after epoch {epoch - 1}/{sub.epochs}: another epoch (about "
-                f"{max(row['seconds'] for row in history):.0f} s) and the predictions would not finish within the time "
-                "limit, so the model of the last epoch is the one scored.")
+        if deadline is not None and history and not next_epoch_fits(deadline, longest_epoch, longest_val, len(val_x),
+                                                                     rows_after):
+            log(f"stopped after epoch {epoch - 1}/{sub.epochs}: another epoch (about {longest_epoch:.0f} s) and the "
+                "predictions would not finish within the time limit, so the model of the last epoch is the one scored.")
             break
         t0 = time.perf_counter()
         model.train()
@@ -344,6 +343,7 @@ def fit(sub, model, splits, device, log=print, progress=True, deadline=None):
                          val_acc=(val_logits.argmax(1) == val_y).float().mean().item(),
                          lr=optimizer.param_groups[0].get("lr"), seconds=time.perf_counter() - t0)._asdict()
         history.append(row)
+        longest_epoch = max(longest_epoch, row["seconds"])
         log(f"epoch {epoch:>3}/{sub.epochs}  train loss {row['train_loss']:.4f} acc {row['train_acc']:.3f}  "
             f"val loss {val_loss:.4f} acc {row['val_acc']:.3f}  ({row['seconds']:.1f}s)")
     return history
