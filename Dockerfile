@@ -25,21 +25,24 @@
 #   TORCH_STANDIN   e.g. "torch==2.13.0+cpu torchvision==0.28.0": install these instead of requirements.txt's torch
 #                   pins, from PyPI plus TORCH_FIND_LINKS (stand-in builds for testing; the image says so loudly).
 #   TORCH_FIND_LINKS  a URL or folder of wheels offered to pip next to PyPI.
-#   DERMAMNIST_SYNTHETIC  empty (default: DermaMNIST from Zenodo, md5-checked, and the weights are baked in) or 1:
-#                   grade on the project's synthetic stand-in at DERMAMNIST_SYNTHETIC_SCALE, nothing downloaded, no
+#   DERMA_SYNTHETIC empty (default: DermaMNIST from Zenodo, md5-checked, and the weights are baked in) or 1:
+#                   grade on the project's synthetic stand-in at DERMA_SYNTHETIC_SCALE, nothing downloaded, no
 #                   pretrained weights (testing only: every report then says SYNTHETIC).
+#
+# The image's folders and the sandbox's memory limit are packaging/image.py's: it writes them into
+# /etc/dermamnist.env, which every bash of the image (each RUN below, the CMD, `docker run IMAGE bash -c ...`) reads
+# through BASH_ENV, each as a default that `docker run -e` overrides.
 ARG BASE_IMAGE=python:3.11-slim-bookworm@sha256:a36c24f9cbdf4fd0f52d67f0823eeac19c2028c637cecc392d97f980d4fec56b
 FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PATH=/opt/dermamnist/venv/bin:$PATH \
-    DERMAMNIST_ROOT=/opt/dermamnist/data \
-    TORCH_HOME=/opt/dermamnist/torch \
-    DERMA_MEMORY_LIMIT_MB=640
-
-WORKDIR /opt/dermamnist/app
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+SHELL ["/bin/bash", "-c"]
+WORKDIR /srv/dermamnist-grader
+COPY packaging/image.py packaging/
+RUN python3 packaging/image.py > /etc/dermamnist.env
+ENV BASH_ENV=/etc/dermamnist.env
 
 # 1. The pinned CPU build of torch/torchvision, then every other pin the grader uses (verified after install).
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
@@ -47,15 +50,15 @@ ARG TORCH_STANDIN=
 ARG TORCH_FIND_LINKS=
 COPY requirements.txt ./
 COPY packaging/install_deps.sh packaging/
-RUN DERMA_VENV=/opt/dermamnist/venv DERMA_GRADING_ONLY=1 bash packaging/install_deps.sh requirements.txt
+RUN DERMA_GRADING_ONLY=1 bash packaging/install_deps.sh requirements.txt
 
 # 2. bubblewrap (the sandbox's filesystem view, where the container allows it), then DermaMNIST (md5-checked) and
 #    the ResNet18 weights, baked in: grading never needs the network.
 RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
-ARG DERMAMNIST_SYNTHETIC=
-ARG DERMAMNIST_SYNTHETIC_SCALE=1
-ENV DERMAMNIST_SYNTHETIC=${DERMAMNIST_SYNTHETIC} \
-    DERMAMNIST_SYNTHETIC_SCALE=${DERMAMNIST_SYNTHETIC_SCALE}
+ARG DERMA_SYNTHETIC=
+ARG DERMA_SYNTHETIC_SCALE=1
+ENV DERMA_SYNTHETIC=${DERMA_SYNTHETIC} \
+    DERMA_SYNTHETIC_SCALE=${DERMA_SYNTHETIC_SCALE}
 COPY packaging/bake_assets.sh packaging/bake_assets.py packaging/
 RUN bash packaging/bake_assets.sh
 

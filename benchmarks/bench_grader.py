@@ -69,7 +69,7 @@ def main():
     ap.add_argument("--python", default=sys.executable, help="interpreter for both sides (default: this one)")
     args = ap.parse_args()
     py = args.python
-    env = {**os.environ, "DERMAMNIST_SYNTHETIC": "1", "DERMA_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "DERMA_SYNTHETIC": "1", "DERMA_THREADS": "1", "OMP_NUM_THREADS": "1"}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([py, "-c", "from locked import data; data.load(synthetic_data=True)"],

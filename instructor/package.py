@@ -15,6 +15,7 @@ into the starter kit (checked here, at build time).
 """
 import ast
 import hashlib
+import importlib.util
 import json
 import re
 import shlex
@@ -36,10 +37,21 @@ ARTEFACTS = ("gradescope", "otter", "starter")
 ZIP_NAMES = {"gradescope": "gradescope_autograder.zip", "otter": "otter_autograder.zip",
              "starter": "student_starter.zip"}
 
-# Fixed locations inside every grading image (Gradescope, Docker, otter): baked once, read at grading time.
-VENV_DIR, VENV_PYTHON = settings.IMAGE_VENV, settings.IMAGE_PYTHON
-DATA_ROOT, TORCH_HOME = settings.IMAGE_DATA_DIR, settings.IMAGE_TORCH_HOME
-IMAGE_MEMORY_LIMIT_MB = settings.IMAGE_MEMORY_LIMIT_MB
+
+
+def _load_by_path(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Fixed locations inside every grading image (Gradescope, Docker, otter), baked once and read at grading time, and
+# the sandbox's memory limit there: packaging/image.py, which the Dockerfile runs too.
+image = _load_by_path("dermamnist_image", PACKAGING / "image.py")
+VENV_DIR, VENV_PYTHON = image.ENV["DERMA_VENV"], image.ENV["DERMA_PYTHON"]
+DATA_ROOT, TORCH_HOME = image.ENV["DERMA_DATA_DIR"], image.ENV["TORCH_HOME"]
+IMAGE_MEMORY_LIMIT_MB = image.MEMORY_LIMIT_MB
 OTTER_PYTHON_VERSION = "3.11"  # the Python every pin in requirements.txt has wheels for (and CI runs)
 OTTER_SUPPORT = "_dermamnist_autograder"
 OTTER_DRIVER = "dermamnist_autograder.py"
@@ -106,16 +118,10 @@ def _num(value):
 
 
 def _settings_env(rubric_arc, memory_limit, time_limit):
-    lines = ["# Settings for setup.sh and run_autograder, written by `python -m instructor package`.",
-             "# Each applies only when the environment does not already set it (tests override them this way).",
-             f': "${{DERMA_PYTHON:={VENV_PYTHON}}}"',
-             f': "${{DERMAMNIST_ROOT:={DATA_ROOT}}}"',
-             f': "${{TORCH_HOME:={TORCH_HOME}}}"',
-             f': "${{DERMA_MEMORY_LIMIT_MB:={_num(memory_limit)}}}"',
-             f': "${{DERMA_TIME_LIMIT_S:={_num(time_limit)}}}"',
-             f': "${{DERMA_RUBRIC:={rubric_arc or ""}}}"',
-             "export DERMA_PYTHON DERMAMNIST_ROOT TORCH_HOME DERMA_MEMORY_LIMIT_MB DERMA_TIME_LIMIT_S DERMA_RUBRIC", ""]
-    return "\n".join(lines)
+    return ("# Settings for setup.sh and run_autograder, written by `python -m instructor package`.\n"
+            "# Each applies only when the environment does not already set it (tests override them this way).\n"
+            + image.env_file(DERMA_MEMORY_LIMIT_MB=_num(memory_limit), DERMA_TIME_LIMIT_S=_num(time_limit),
+                             DERMA_RUBRIC=rubric_arc or ""))
 
 
 def _add_grader(z, prefix=""):
@@ -218,7 +224,7 @@ def _otter_setup():
     scripts = {name: (PACKAGING / name).read_text() for name in ("install_python311.sh", "install_deps.sh",
                                                                "bake_assets.py")}
     plugin = (PACKAGING / "otter" / f"{OTTER_PLUGIN}.py").read_text()
-    marker = "DERMAMNIST_SCRIPT_EOF"
+    marker = "DERMA_SCRIPT_EOF"
     if any(marker in text for text in (*scripts.values(), plugin)):
         raise PackageError(f"{marker} appears in a packaging script; pick another heredoc marker")
     embedded = "".join(f"cat > \"$DERMA_TMP/{name}\" <<'{marker}'\n{text}{marker}\n" for name, text in scripts.items())
@@ -238,9 +244,9 @@ DERMA_SITE="$({VENV_PYTHON} -c 'import sysconfig; print(sysconfig.get_paths()["p
 cat > "$DERMA_SITE/{OTTER_PLUGIN}.py" <<'{marker}'
 {plugin}{marker}
 {VENV_PYTHON} -c "import otter, {OTTER_PLUGIN}; print('setup.sh: otter and its plugin installed')"
-case "$(echo "${{DERMAMNIST_SYNTHETIC:-}}" | tr '[:upper:]' '[:lower:]')" in
-  1|true|yes) echo "setup.sh: DERMAMNIST_SYNTHETIC is set: NOTHING BAKED (a test image, synthetic data only)" ;;
-  *) DERMAMNIST_ROOT={DATA_ROOT} TORCH_HOME={TORCH_HOME} {VENV_PYTHON} "$DERMA_TMP/bake_assets.py" ;;
+case "$(echo "${{DERMA_SYNTHETIC:-}}" | tr '[:upper:]' '[:lower:]')" in
+  1|true|yes) echo "setup.sh: DERMA_SYNTHETIC is set: NOTHING BAKED (a test image, synthetic data only)" ;;
+  *) DERMA_DATA_DIR={DATA_ROOT} TORCH_HOME={TORCH_HOME} {VENV_PYTHON} "$DERMA_TMP/bake_assets.py" ;;
 esac
 chmod -R a+rX {VENV_DIR}
 # `otter grade`'s Dockerfile then `touch`es /autograder/submission_metadata.json, and otter 7.0.0 json-loads it when
@@ -274,7 +280,7 @@ def _stage_otter(stage, rubric, rubric_path, test_data=None):
     manifest = {p.relative_to(support).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
                 for p in _source_files(support)}
     driver = (PACKAGING / "otter" / OTTER_DRIVER).read_text()
-    for name, value in (("MANIFEST", manifest), ("BAKED", {"DERMAMNIST_ROOT": DATA_ROOT, "TORCH_HOME": TORCH_HOME})):
+    for name, value in (("MANIFEST", manifest), ("BAKED", {"DERMA_DATA_DIR": DATA_ROOT, "TORCH_HOME": TORCH_HOME})):
         if f"\n{name} = {{}}" not in driver:
             raise PackageError(f"packaging/otter/{OTTER_DRIVER} lost its `{name} = {{}}` line")
         driver = driver.replace(f"\n{name} = {{}}", f"\n{name} = " + json.dumps(value, indent=4, sort_keys=True), 1)

@@ -70,7 +70,7 @@ def test_a_sigkill_the_grader_did_not_send_is_reported_as_memory():
 
 def test_a_sandbox_too_small_for_torch_is_reported_as_the_environments(synthetic_root, tmp_path, monkeypatch):
     """For real: a 120 MB limit cannot even hold `import torch`, so the child dies before any student code."""
-    monkeypatch.setenv("DERMAMNIST_SYNTHETIC_SCALE", "0.2")
+    monkeypatch.setenv("DERMA_SYNTHETIC_SCALE", "0.2")
     good = os.path.join(HERE, "package_submissions", "good")
     grade(good, tmp_path / "out", rubric_path=RUBRIC_PATH, data_dir=synthetic_root, synthetic=True,
           log=lambda *a: None, time_limit_s=120, memory_limit_mb=120)

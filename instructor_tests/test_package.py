@@ -20,7 +20,7 @@ import pytest
 
 from instructor import package
 from grader import rubric as rubric_mod
-from locked import settings, terms
+from locked import terms
 
 REPO = Path(__file__).resolve().parents[1]
 CLOSED_PORT_PROXY = "http://127.0.0.1:9"  # "offline" that fails at once instead of waiting for a timeout
@@ -238,8 +238,8 @@ def test_starter_public_checks_pass_in_a_clean_folder(starter):
     kit = starter[2]
     if not list((kit / "tests").glob("test_*.py")):
         pytest.skip("tests/ holds no public checks yet")
-    proc = run([sys.executable, "-m", "pytest", "tests", "-q"], cwd=kit, DERMAMNIST_SYNTHETIC="1",
-               DERMAMNIST_ROOT=str(kit.parent / "data"))
+    proc = run([sys.executable, "-m", "pytest", "tests", "-q"], cwd=kit, DERMA_SYNTHETIC="1",
+               DERMA_DATA_DIR=str(kit.parent / "data"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout
     assert str(REPO) not in proc.stdout  # ran on the kit's own files, not this repository's
@@ -289,7 +289,7 @@ def test_install_deps_rejects_drift(tmp_path):
 
 def test_bake_assets_fails_loudly_offline(tmp_path):
     """No network (a closed proxy port) and nothing baked: the build must stop, saying what is missing."""
-    proc = run(["bash", "packaging/bake_assets.sh"], DERMAMNIST_ROOT=str(tmp_path / "data"),
+    proc = run(["bash", "packaging/bake_assets.sh"], DERMA_DATA_DIR=str(tmp_path / "data"),
                TORCH_HOME=str(tmp_path / "torch"), PYTHON=sys.executable, https_proxy=CLOSED_PORT_PROXY,
                HTTPS_PROXY=CLOSED_PORT_PROXY, http_proxy=CLOSED_PORT_PROXY, HTTP_PROXY=CLOSED_PORT_PROXY)
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -300,11 +300,11 @@ def test_bake_assets_fails_loudly_offline(tmp_path):
 def test_bake_assets_check_rejects_a_wrong_file(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "dermamnist.npz").write_bytes(b"not the dataset")
-    proc = run([sys.executable, "packaging/bake_assets.py", "--check"], DERMAMNIST_ROOT=str(tmp_path / "data"),
+    proc = run([sys.executable, "packaging/bake_assets.py", "--check"], DERMA_DATA_DIR=str(tmp_path / "data"),
                TORCH_HOME=str(tmp_path / "torch"))
     assert proc.returncode == 1 and "not the official" in proc.stderr
     (tmp_path / "data" / "dermamnist.npz").unlink()
-    proc = run([sys.executable, "packaging/bake_assets.py", "--check"], DERMAMNIST_ROOT=str(tmp_path / "data"))
+    proc = run([sys.executable, "packaging/bake_assets.py", "--check"], DERMA_DATA_DIR=str(tmp_path / "data"))
     assert proc.returncode == 1 and "dermamnist.npz is missing" in proc.stderr
 
 
@@ -348,9 +348,9 @@ def dockerignored(path):
     return result
 
 
-def test_dockerfile_is_pinned_and_labelled():
+def test_dockerfile_is_pinned_and_labelled(tmp_path):
     steps = dockerfile()
-    assert {i for i, _ in steps} <= {"ARG", "FROM", "LABEL", "ENV", "WORKDIR", "COPY", "RUN", "CMD"}
+    assert {i for i, _ in steps} <= {"ARG", "FROM", "LABEL", "ENV", "SHELL", "WORKDIR", "COPY", "RUN", "CMD"}
     assert [a for i, a in steps if i == "FROM"] == ["${BASE_IMAGE}"]
     base = next(a for i, a in steps if i == "ARG" and a.startswith("BASE_IMAGE=")).split("=", 1)[1]
     name, _, digest = base.partition("@sha256:")
@@ -358,12 +358,21 @@ def test_dockerfile_is_pinned_and_labelled():
     assert name.split(":")[1].startswith(f"{sys.version_info.major}.{sys.version_info.minor}"), \
         "the image's Python should be the one CI tests"
     assert json.loads([a for i, a in steps if i == "CMD"][-1])[0] == "bash"
-    env = " ".join(a for i, a in steps if i == "ENV")
-    # a Dockerfile cannot import: it spells out locked/settings.py's image facts, and this holds it to them
-    for setting in (f"DERMAMNIST_ROOT={settings.IMAGE_DATA_DIR}", f"TORCH_HOME={settings.IMAGE_TORCH_HOME}",
-                    f"PATH={settings.IMAGE_VENV}/bin:", f"DERMA_MEMORY_LIMIT_MB={settings.IMAGE_MEMORY_LIMIT_MB}"):
-        assert setting in env
-    assert f"WORKDIR {settings.IMAGE_ROOT}/app" in [f"{i} {a}" for i, a in steps]
+    # a Dockerfile cannot import: it writes packaging/image.py's settings into the file every bash of the image reads
+    env_file = next(a for i, a in steps if i == "RUN" and "packaging/image.py" in a).split(">")[-1].strip()
+    assert f"BASH_ENV={env_file}" in [a for i, a in steps if i == "ENV"]
+    assert [a for i, a in steps if i == "SHELL"] == ['["/bin/bash", "-c"]'], "RUN must use bash, which reads BASH_ENV"
+    image = package.image
+    env = tmp_path / "dermamnist.env"
+    env.write_text(subprocess.run([sys.executable, "packaging/image.py"], cwd=REPO, capture_output=True, text=True,
+                                  check=True).stdout)
+    show = f'. {env}; echo "$DERMA_DATA_DIR $TORCH_HOME $DERMA_MEMORY_LIMIT_MB $PATH"'
+    got = subprocess.run(["bash", "-c", show], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}).stdout
+    assert got.split() == [image.ENV["DERMA_DATA_DIR"], image.ENV["TORCH_HOME"], str(image.MEMORY_LIMIT_MB),
+                           f"{image.VENV}/bin:/usr/bin:/bin"]
+    got = subprocess.run(["bash", "-c", show], capture_output=True, text=True,  # `docker run -e` still wins
+                         env={"PATH": "/usr/bin:/bin", "DERMA_DATA_DIR": "/data"}).stdout
+    assert got.split()[0] == "/data"
     labels = " ".join(a for i, a in steps if i == "LABEL")
     for key in ("title", "description", "version", "revision", "base.name"):
         assert f"org.opencontainers.image.{key}=" in labels

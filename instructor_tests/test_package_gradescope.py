@@ -98,7 +98,7 @@ def run_autograder(root, data_root, container=False, **env_overrides):
     """Run <root>/run_autograder. container=True drops CAP_SYS_ADMIN first, as a default `docker run` does (the
     Docker image, `otter grade`, probably Gradescope): the sandbox's namespaces are refused there."""
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "DERMA_PYTHON": sys.executable,
-           "DERMAMNIST_SYNTHETIC": "1", "DERMAMNIST_SYNTHETIC_SCALE": "0.2", "DERMAMNIST_ROOT": str(data_root),
+           "DERMA_SYNTHETIC": "1", "DERMA_SYNTHETIC_SCALE": "0.2", "DERMA_DATA_DIR": str(data_root),
            "DERMA_TIME_LIMIT_S": str(TIME_LIMIT_S), "DERMA_MEMORY_LIMIT_MB": str(MEMORY_LIMIT_MB),
            **env_overrides}
     cmd = [str(root / "run_autograder")]
@@ -131,9 +131,10 @@ def test_zip_has_gradescopes_layout(gradescope_zip):
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111, "setup.sh/run_autograder not executable"
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.startswith(("solutions/", "instructor_tests/", "tests/", "student/"))]
-    assert ': "${DERMA_MEMORY_LIMIT_MB:=640}"' in env_file  # Gradescope's 768 MB box
-    assert ': "${DERMAMNIST_ROOT:=/opt/dermamnist/data}"' in env_file
-    assert ': "${TORCH_HOME:=/opt/dermamnist/torch}"' in env_file
+    for name, value in (("DERMA_MEMORY_LIMIT_MB", package.image.MEMORY_LIMIT_MB),  # Gradescope's 768 MB box
+                        ("DERMA_DATA_DIR", package.image.ENV["DERMA_DATA_DIR"]),
+                        ("TORCH_HOME", package.image.ENV["TORCH_HOME"])):
+        assert f': "${{{name}:={value}}}"' in env_file
 
 
 def test_scripts_parse_and_setup_fails_loudly(gradescope_zip, tmp_path):

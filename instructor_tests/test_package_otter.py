@@ -12,7 +12,6 @@ import ast
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -22,7 +21,6 @@ import pytest
 
 from instructor import package
 from grader import rubric as rubric_mod
-from locked import settings
 
 REPO = Path(__file__).resolve().parents[1]
 SUBMISSIONS = REPO / "instructor_tests" / "package_submissions"
@@ -63,7 +61,7 @@ def otter_run(otter_zip, submission, tmp_path, synthetic_root):
     out = tmp_path / "otter-out"
     out.mkdir()
     env = {**os.environ, "DERMA_SYNTHETIC": "1", "DERMA_SYNTHETIC_SCALE": "0.2",
-           "DERMAMNIST_ROOT": str(synthetic_root), "DERMA_TIME_LIMIT_S": str(TIME_LIMIT_S),
+           "DERMA_DATA_DIR": str(synthetic_root), "DERMA_TIME_LIMIT_S": str(TIME_LIMIT_S),
            "PYTHONPATH": str(otter_zip.parent)}  # dist/dermamnist_otter_plugin.py, as packaging/README.md says
     proc = subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(otter_zip), "-o", str(out),
                            "--no-logo", "--pickle-results", str(submission)], cwd=tmp_path, env=env,
@@ -154,7 +152,7 @@ def test_driver_manifest_matches_the_support_folder(otter_zip):
     manifest = ast.literal_eval(driver.split("\nMANIFEST = ", 1)[1].split("\nBAKED = ", 1)[0].split("  #")[0])
     assert manifest == shipped and "grader/grade.py" in manifest
     baked = ast.literal_eval(driver.split("\nBAKED = ", 1)[1].split("  #")[0].split("\n\n")[0])
-    assert baked == {"DERMAMNIST_ROOT": settings.IMAGE_DATA_DIR, "TORCH_HOME": settings.IMAGE_TORCH_HOME}
+    assert baked == {"DERMA_DATA_DIR": package.image.ENV["DERMA_DATA_DIR"], "TORCH_HOME": package.image.ENV["TORCH_HOME"]}
 
 
 # --- graded with otter run -------------------------------------------------------------------------------------------------------

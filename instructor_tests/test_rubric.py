@@ -74,6 +74,17 @@ def test_settings_name_the_variable_and_keep_old_names():
         settings.number("DERMA_SYNTHETIC_SCALE", 1.0, minimum=0.001, environ={"DERMAMNIST_SYNTHETIC_SCALE": "0"})
 
 
+def test_an_old_name_works_with_a_deprecation_note_once(capsys, monkeypatch):
+    monkeypatch.setattr(settings, "_deprecation_noted", set())
+    old = {"DERMAMNIST_ROOT": "/data"}
+    assert str(settings.path("DERMA_DATA_DIR", old)) == "/data"
+    assert str(settings.path("DERMA_DATA_DIR", old)) == "/data"
+    assert capsys.readouterr().err.splitlines() == [
+        "Note: DERMAMNIST_ROOT is deprecated and will stop working; set DERMA_DATA_DIR instead."]
+    settings.path("DERMA_DATA_DIR", {"DERMA_DATA_DIR": "/new", **old})  # the new name: no note
+    assert capsys.readouterr().err == ""
+
+
 def test_the_course_terms_are_the_rubrics_defaults():
     """One source: the course's time limit, AUC target and bonus rule are defined in locked/ (settings.py, info.py); grader/rubric.toml
     documents them without setting them, so the default rubric and the student's terms (locked/terms.py, without a

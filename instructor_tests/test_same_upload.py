@@ -81,7 +81,7 @@ def uploads(tmp_path_factory):
 @pytest.fixture(scope="module")
 def env(synthetic_root):
     return {**os.environ, "DERMA_SYNTHETIC": "1", "DERMA_SYNTHETIC_SCALE": "0.2", "DERMA_DATA_DIR": str(synthetic_root),
-            "DERMAMNIST_ROOT": str(synthetic_root), "DERMA_RUBRIC": str(RUBRIC)}
+            "DERMA_DATA_DIR": str(synthetic_root), "DERMA_RUBRIC": str(RUBRIC)}
 
 
 # --- what each path shows, in one form ---------------------------------------------------------------------------------

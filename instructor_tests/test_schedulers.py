@@ -151,7 +151,7 @@ BROKEN = Path(__file__).resolve().parent / "broken_submissions"
 def grade(folder, out, root, monkeypatch):
     from grader.grade import grade as grade_submission
 
-    monkeypatch.setenv("DERMAMNIST_SYNTHETIC_SCALE", "0.2")  # conftest.TEST_SCALE, what `synthetic_root` holds
+    monkeypatch.setenv("DERMA_SYNTHETIC_SCALE", "0.2")  # conftest.TEST_SCALE, what `synthetic_root` holds
     record = grade_submission(folder, out, data_dir=root, synthetic=True, log=lambda *a: None)
     return record, {t["key"]: t for t in record["tests"]}
 

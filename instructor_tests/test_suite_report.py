@@ -202,9 +202,9 @@ def test_weights_error_is_a_skip_with_the_fix():
 
 
 def _env(tmp, torch_home):
-    env = {**os.environ, "DERMAMNIST_ROOT": str(tmp / "data"), "DERMAMNIST_SYNTHETIC_SCALE": "0.2",
+    env = {**os.environ, "DERMA_DATA_DIR": str(tmp / "data"), "DERMA_SYNTHETIC_SCALE": "0.2",
            "TORCH_HOME": str(torch_home), "PYTHONPATH": str(REPO)}
-    env.pop("DERMAMNIST_SYNTHETIC", None)
+    env.pop("DERMA_SYNTHETIC", None)
     return env
 
 

@@ -2,10 +2,13 @@
 of 0.85 has those numbers, not the course's, in the starter kit's README, the student's forecast and verdict (the kit's
 locked/terms.json, read by locked/terms.py), the public checks, and the grader's report card. The class report's
 target is checked in test_classroom.py (its rubric's 0.95)."""
+import io
 import json
 import os
+import re
 import subprocess
 import sys
+import tokenize
 import zipfile
 from pathlib import Path
 
@@ -87,3 +90,43 @@ def test_the_report_card_shows_the_rubrics_target(tmp_path):
     card = results.report_card(record)
     assert card.count("(target >= 0.85)") == 2 and "0.90" not in card
     assert "(bonus >= 0.40, with false alarms <= 0.25)" in card
+
+
+
+def _code():
+    """(file, line number, kind, text) over the code that runs: each Python file's numbers and strings (kind
+    "token") and every file's non-comment lines (kind "line"). Tests, docs and the course's solutions define nothing."""
+    files = subprocess.run(["git", "ls-files", "*.py", "*.sh", "*.tmpl", "Dockerfile", "packaging/gradescope/*"],
+                           cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        if name.startswith(("instructor_tests/", "tests/", "solutions/", "benchmarks/")) or name == "conftest.py":
+            continue
+        text = (REPO / name).read_text(encoding="utf-8")
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.lstrip().startswith("#"):
+                yield name, n, "line", line.split(" #")[0]
+        if name.endswith(".py"):
+            for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+                if tok.type in (tokenize.NUMBER, tokenize.STRING):
+                    yield name, tok.start[0], "token", tok.string
+
+
+def test_each_limit_and_path_is_defined_once():
+    """Issue 25's grep: the 540 s time limit, the image's 640 MB, the 180 s watchdog margin, the image's folder and
+    the AUC target each appear in exactly one place of the code that runs (a number as a Python literal or on a
+    script's line, the target as an assignment); everything else reads that one."""
+    number = lambda v: lambda name, kind, text: (  # noqa: E731
+        text == v if name.endswith(".py") and kind == "token" else kind == "line" and not name.endswith(".py")
+        and re.search(rf"(?<![\w.]){v}(?![\w.])", text))
+    checks = {"540": number("540"), "640": number("640"), "180": number("180"),
+              "/opt/dermamnist": lambda name, kind, text: (kind == "token") == name.endswith(".py")
+              and "/opt/dermamnist" in text,
+              "AUC target": lambda name, kind, text: kind == "line"
+              and re.search(r"(?i)target\w*['\"]?\s*[=:]\s*0\.90?(?!\d)", text)}
+    found = {value: set() for value in checks}
+    for name, line, kind, text in _code():
+        for value, check in checks.items():
+            if check(name, kind, text):
+                found[value].add(name)
+    assert found == {"540": {"locked/settings.py"}, "640": {"packaging/image.py"}, "180": {"locked/settings.py"},
+                     "/opt/dermamnist": {"packaging/image.py"}, "AUC target": {"locked/info.py"}}

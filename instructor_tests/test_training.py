@@ -282,8 +282,8 @@ def test_the_unchanged_baseline_misses_the_target_and_the_melanomas_on_the_full_
 def test_command_line_run_prints_the_report_and_writes_the_record(synthetic_root, small_splits, baseline, tmp_path):
     out = tmp_path / "run.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DERMA_", "DERMAMNIST_"))}
-    env.update(DERMAMNIST_ROOT=str(synthetic_root), DERMA_THREADS="1",
-               DERMAMNIST_SYNTHETIC_SCALE=str(small_splits.provenance["scale"]))
+    env.update(DERMA_DATA_DIR=str(synthetic_root), DERMA_THREADS="1",
+               DERMA_SYNTHETIC_SCALE=str(small_splits.provenance["scale"]))
     proc = subprocess.run([sys.executable, "-m", "locked.train", "--synthetic", "--submission", "student",
                            "--out", str(out), "--device", "cpu"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)

@@ -13,25 +13,20 @@
                               (default WATCHDOG_MARGIN_S below)
     TORCH_HOME, XDG_CACHE_HOME  torch's own: where pretrained weights are cached
 
-Older names still work, with the new name winning when both are set: DERMAMNIST_ROOT (DERMA_DATA_DIR),
-DERMAMNIST_SYNTHETIC (DERMA_SYNTHETIC), DERMAMNIST_SYNTHETIC_SCALE (DERMA_SYNTHETIC_SCALE).
+Older names still work, deprecated (a note on stderr says so, once per name), the new name winning when both are
+set: DERMAMNIST_ROOT (DERMA_DATA_DIR), DERMAMNIST_SYNTHETIC (DERMA_SYNTHETIC), DERMAMNIST_SYNTHETIC_SCALE
+(DERMA_SYNTHETIC_SCALE). The grading images' folders and memory limit are packaging/image.py's.
 
 A bad value raises SettingError naming the variable, its value and what it accepts. Standard library only:
 packaging/run_grader.py reads its settings here too.
 """
 import os
+import sys
 from pathlib import Path
 
 OLD_NAMES = {"DERMA_DATA_DIR": "DERMAMNIST_ROOT", "DERMA_SYNTHETIC": "DERMAMNIST_SYNTHETIC",
              "DERMA_SYNTHETIC_SCALE": "DERMAMNIST_SYNTHETIC_SCALE"}
 
-# Where every grading image (Gradescope, Docker, otter) keeps what it bakes in. Shell scripts and generated files
-# get these from instructor/package.py; nothing else spells them out.
-IMAGE_ROOT = "/opt/dermamnist"
-IMAGE_DATA_DIR = f"{IMAGE_ROOT}/data"
-IMAGE_TORCH_HOME = f"{IMAGE_ROOT}/torch"
-IMAGE_VENV = f"{IMAGE_ROOT}/venv"
-IMAGE_PYTHON = f"{IMAGE_VENV}/bin/python"
 # The grading box's wall clock for the whole sandboxed run (training + prediction), seconds: Gradescope allows 600
 # and the grader needs the rest to load the data, score and write. The rubric's default (grader/rubric.py).
 TIME_LIMIT_S = 540
@@ -43,14 +38,12 @@ TIME_LIMIT_POLICIES = {
     "zero": "a run cut by the time limit scores nothing for training or the test",
 }
 ON_TIME_LIMIT = "score"
-# The sandbox's memory limit in the grading images: a 768 MB box (Gradescope's default; `docker run --memory=768m`)
-# with the CPU build of torch (instructor/package.py bakes it into gradescope.env; the Dockerfile sets it).
-IMAGE_MEMORY_LIMIT_MB = 640
 # Beyond the sandbox's time limit, what a driver (run_grader.py, the suite's workers) allows the grader for loading
 # data, scoring and writing before it stops it and reports the grader's failure.
 WATCHDOG_MARGIN_S = 180
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
+_deprecation_noted = set()
 
 
 class SettingError(ValueError):
@@ -60,11 +53,14 @@ class SettingError(ValueError):
 def text(name, environ=None):
     """The variable's value, stripped (its older name's if only that is set), or None when unset or empty."""
     environ = os.environ if environ is None else environ
-    for key in (name, OLD_NAMES.get(name)):
-        value = environ.get(key, "").strip() if key else ""
-        if value:
-            return value
-    return None
+    value = environ.get(name, "").strip()
+    old = OLD_NAMES.get(name)
+    if not value and old and environ.get(old, "").strip():
+        if old not in _deprecation_noted:
+            _deprecation_noted.add(old)
+            print(f"Note: {old} is deprecated and will stop working; set {name} instead.", file=sys.stderr)
+        value = environ[old].strip()
+    return value or None
 
 
 def flag(name, environ=None):

@@ -2,7 +2,7 @@
 
     python packaging/bake_assets.py [--check]
 
-  DermaMNIST  $DERMAMNIST_ROOT/dermamnist.npz, downloaded by medmnist (which checks
+  DermaMNIST  $DERMA_DATA_DIR/dermamnist.npz, downloaded by medmnist (which checks
               its md5), then checked again here: md5, keys, dtypes, shapes and split sizes against medmnist's INFO.
               Left readable by root only: it holds the test labels (the grader runs as root, students as nobody).
   ResNet18    $TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth, the
@@ -125,7 +125,7 @@ def main(argv=None):
     ap.add_argument("--check", action="store_true", help="verify only, download nothing")
     args = ap.parse_args(argv)
     try:
-        data = data_file(_folder("DERMAMNIST_ROOT"), download=not args.check)
+        data = data_file(_folder("DERMA_DATA_DIR"), download=not args.check)
         print(f"bake_assets: OK {data} (official DermaMNIST, md5 verified)")
         weights = weights_file(_folder("TORCH_HOME"), download=not args.check)
         print(f"bake_assets: OK {weights} (sha256 verified, world-readable)")

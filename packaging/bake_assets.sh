@@ -6,26 +6,26 @@
 # offline and checks that it fails loudly (instructor_tests/test_package.py).
 #
 #   bash packaging/bake_assets.sh [--check]
-# Environment: PYTHON (default python3), DERMAMNIST_ROOT and TORCH_HOME (the image's folders: gradescope.env and the
-#              Dockerfile set them), DERMAMNIST_SYNTHETIC (1: bake nothing, test images only)
+# Environment: PYTHON (default python3), DERMA_DATA_DIR and TORCH_HOME (the image's folders: gradescope.env and the
+#              Dockerfile set them), DERMA_SYNTHETIC (1: bake nothing, test images only)
 set -euo pipefail
 PY="${PYTHON:-python3}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-# An image built for testing on the synthetic stand-in (DERMAMNIST_SYNTHETIC=1) has nothing to bake: say so loudly.
-case "$(echo "${DERMAMNIST_SYNTHETIC:-}" | tr '[:upper:]' '[:lower:]')" in
+# An image built for testing on the synthetic stand-in (DERMA_SYNTHETIC=1) has nothing to bake: say so loudly.
+case "$(echo "${DERMA_SYNTHETIC:-}" | tr '[:upper:]' '[:lower:]')" in
   1|true|yes)
-    echo "bake_assets.sh: DERMAMNIST_SYNTHETIC is set: NOTHING BAKED. This image grades on the synthetic stand-in"
+    echo "bake_assets.sh: DERMA_SYNTHETIC is set: NOTHING BAKED. This image grades on the synthetic stand-in"
     echo "bake_assets.sh: only (testing); pretrained weights are unavailable in it."
     exit 0 ;;
 esac
 
-: "${DERMAMNIST_ROOT:?set it to the image's data folder}" "${TORCH_HOME:?set it to the image's weights folder}"
-export DERMAMNIST_ROOT TORCH_HOME
+: "${DERMA_DATA_DIR:?set it to the image's data folder}" "${TORCH_HOME:?set it to the image's weights folder}"
+export DERMA_DATA_DIR TORCH_HOME
 "$PY" "$HERE/bake_assets.py" "$@"
 
 # The project's own fetch (what students run) must now be a cache hit in the same TORCH_HOME.
 if [ -f "$HERE/../locked/weights.py" ]; then
   (cd "$HERE/.." && "$PY" -m locked.weights)
 fi
-echo "bake_assets.sh: data in $DERMAMNIST_ROOT, weights in $TORCH_HOME"
+echo "bake_assets.sh: data in $DERMA_DATA_DIR, weights in $TORCH_HOME"

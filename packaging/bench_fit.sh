@@ -31,8 +31,8 @@ for exp in "$@"; do
     note=" (random weights: timing only)"
   fi
   t=$SECONDS
-  docker run --rm --cpus="$CPUS" --memory=768m --network none -e DERMAMNIST_SYNTHETIC= \
-    -e DERMAMNIST_ROOT=/data -v "$DATA":/data -v "$SUB":/submission:ro -v "$OUT":/results "$IMAGE" bash -c \
+  docker run --rm --cpus="$CPUS" --memory=768m --network none -e DERMA_SYNTHETIC= \
+    -e DERMA_DATA_DIR=/data -v "$DATA":/data -v "$SUB":/submission:ro -v "$OUT":/results "$IMAGE" bash -c \
     'bash packaging/docker_grade.sh; echo "cgroup_peak_mb $(( $(cat /sys/fs/cgroup/memory/memory.max_usage_in_bytes) / 1048576 ))"' \
     >"$OUT/log.txt" 2>&1 || true
   wall=$((SECONDS - t))

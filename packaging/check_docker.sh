@@ -20,13 +20,13 @@
 #
 # Torch: PyTorch's CPU index is unreachable here, so a CPU wheel found in pip's find-links folder
 # (`pip config list`) stands in, served to the builds over the bridge network (TORCH_STANDIN=... to choose, or
-# TORCH_STANDIN=none to use the real index). Synthetic data at DERMAMNIST_SYNTHETIC_SCALE (default 0.2).
+# TORCH_STANDIN=none to use the real index). Synthetic data at DERMA_SYNTHETIC_SCALE (default 0.2).
 # Times are printed per step. Work files: $DERMA_CHECK_DIR (default /var/tmp/dermamnist-check).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WORK="${DERMA_CHECK_DIR:-/var/tmp/dermamnist-check}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-SCALE="${DERMAMNIST_SYNTHETIC_SCALE:-0.2}"
+SCALE="${DERMA_SYNTHETIC_SCALE:-0.2}"
 CPUS="${DERMA_CHECK_CPUS:-0.5}"   # Gradescope's box, as README says; RESULTS.md has 0.5 and 1
 STANDIN_BASE=dermamnist-standin:bookworm
 STANDIN_PY=dermamnist-standin:bookworm-python3
@@ -130,7 +130,7 @@ if wants docker; then
   REV="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   docker build -t "$IMAGE" --build-arg "BASE_IMAGE=$STANDIN_PY" \
       --build-arg "TORCH_STANDIN=$STANDIN" --build-arg "TORCH_FIND_LINKS=$LINKS" \
-      --build-arg DERMAMNIST_SYNTHETIC=1 --build-arg "DERMAMNIST_SYNTHETIC_SCALE=$SCALE" --build-arg "REVISION=$REV" \
+      --build-arg DERMA_SYNTHETIC=1 --build-arg "DERMA_SYNTHETIC_SCALE=$SCALE" --build-arg "REVISION=$REV" \
       "$REPO" \
       >"$WORK/docker_build.log" 2>&1 || { tail -n 40 "$WORK/docker_build.log"; fail "docker build"; }
   echo "built $IMAGE in $((SECONDS - t)) s ($(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}'))"
@@ -190,7 +190,7 @@ if wants otter; then
       "$kind" "$OT/submissions/$kind.zip")
   done
   # otter passes only BASE_IMAGE to its build: the test settings travel in the base image's environment.
-  printf 'FROM %s\nENV TORCH_STANDIN="%s" TORCH_FIND_LINKS="%s" DERMAMNIST_SYNTHETIC=1 DERMAMNIST_SYNTHETIC_SCALE=%s\n' \
+  printf 'FROM %s\nENV TORCH_STANDIN="%s" TORCH_FIND_LINKS="%s" DERMA_SYNTHETIC=1 DERMA_SYNTHETIC_SCALE=%s\n' \
     "$STANDIN_BASE" "$STANDIN" "$LINKS" "$SCALE" | docker build -q -t dermamnist-standin:otter-test - >/dev/null
   t=$SECONDS
   (cd "$OT" && otter grade -a dist/otter_autograder.zip -o graded/ --ext zip -n dermamnist --timeout 900 \
@@ -212,7 +212,7 @@ for i in z.infolist():
   docker rm -f dermamnist-gs-setup >/dev/null 2>&1 || true
   t=$SECONDS
   docker create --name dermamnist-gs-setup -e "TORCH_STANDIN=$STANDIN" -e "TORCH_FIND_LINKS=$LINKS" \
-    -e DERMAMNIST_SYNTHETIC=1 "$STANDIN_BASE" bash -c \
+    -e DERMA_SYNTHETIC=1 "$STANDIN_BASE" bash -c \
     'mkdir -p /autograder/submission /autograder/results && cp /autograder/source/run_autograder /autograder/ && bash /autograder/source/setup.sh' >/dev/null
   docker cp "$GS/tree/autograder" dermamnist-gs-setup:/
   docker start -a dermamnist-gs-setup >"$GS/setup.log" 2>&1 || { tail -n 40 "$GS/setup.log"; fail "setup.sh"; }
@@ -236,8 +236,8 @@ EOF
   for kind in good trap broken; do
     OUT="$GS/results/$kind"; mkdir -p "$OUT"
     t=$SECONDS
-    docker run --rm --cpus="$CPUS" --memory=768m --network none -e DERMAMNIST_SYNTHETIC=1 \
-      -e "DERMAMNIST_SYNTHETIC_SCALE=$SCALE" -v "$GS/uploads/$kind":/autograder/submission:ro \
+    docker run --rm --cpus="$CPUS" --memory=768m --network none -e DERMA_SYNTHETIC=1 \
+      -e "DERMA_SYNTHETIC_SCALE=$SCALE" -v "$GS/uploads/$kind":/autograder/submission:ro \
       -v "$OUT":/autograder/results -w /autograder dermamnist-gradescope:check /autograder/run_autograder \
       >"$OUT/log.txt" 2>&1 || fail "run_autograder $kind"
     echo "graded $kind in $((SECONDS - t)) s"

@@ -2,11 +2,11 @@
 # Gradescope image build: runs once, as root, on Ubuntu 22.04, with internet, from this zip unpacked into
 # /autograder/source. Installs Python 3.11 and the pinned CPU build of torch (into gradescope.env's venv), bakes
 # DermaMNIST and the ResNet18 weights into the image, and checks everything. Any failure stops the build.
-# check_docker.sh runs it in a Debian stand-in container (TORCH_STANDIN, DERMAMNIST_SYNTHETIC set there).
+# check_docker.sh runs it in a Debian stand-in container (TORCH_STANDIN, DERMA_SYNTHETIC set there).
 set -euo pipefail
 SOURCE="${AUTOGRADER_ROOT:-/autograder}/source"
 cd "$SOURCE"
-. ./gradescope.env   # DERMA_PYTHON, DERMAMNIST_ROOT, TORCH_HOME, limits: written by `python -m instructor package`
+. ./gradescope.env   # DERMA_PYTHON, DERMA_DATA_DIR, TORCH_HOME, limits: written by `python -m instructor package`
 VENV="$(dirname "$(dirname "$DERMA_PYTHON")")"
 
 bash packaging/install_python311.sh

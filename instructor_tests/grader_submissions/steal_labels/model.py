@@ -1,7 +1,7 @@
 """The honest model, plus an attempt to read the held-out test labels and predict them perfectly.
 
 Where it looks: the grader's --data-dir (from its command line in /proc), the grader's environment
-(/proc/<grader>/environ), $DERMAMNIST_ROOT, ~/.medmnist, /root/.medmnist, and the sandbox's own data.npz.
+(/proc/<grader>/environ), $DERMA_DATA_DIR (and its older name), ~/.medmnist, /root/.medmnist, and the sandbox's own data.npz.
 Every attempt is printed. If any file yields test labels, eval-mode forward() returns them, so a leak would
 show up as a perfect score.
 """
@@ -78,10 +78,12 @@ def _attack():
     try:
         with open(f"/proc/{parent}/environ", "rb") as f:
             env = dict(kv.decode().split("=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
-        _search(env.get("DERMAMNIST_ROOT"))
+        for name in ("DERMA_DATA_DIR", "DERMAMNIST_ROOT"):
+            _search(env.get(name))
     except OSError as err:
         _say(f"grader environment: {type(err).__name__}: {err}")
-    _search(os.environ.get("DERMAMNIST_ROOT"))
+    for name in ("DERMA_DATA_DIR", "DERMAMNIST_ROOT"):
+        _search(os.environ.get(name))
     _search(os.path.expanduser("~/.medmnist"))
     _search("/root/.medmnist")
     _try_npz(os.path.join(os.getcwd(), "..", "data.npz"))
