@@ -50,11 +50,13 @@ def _layout(box, splits, request):
 
 
 def child_request(limits):
-    """What the child reads from request.json: its thread count, the epoch cap, the parameter budget and the deadline
-    its training must leave room before (locked/engine.py fit), on the clock parent and child share. Set before the
-    sandbox's own clock starts, it falls a little before the limit's kill."""
+    """What the child reads from request.json: its thread count, the epoch cap, the parameter budget, the memory limit
+    (near which it gives freed memory back, grader/child.py) and the deadline its training must leave room before
+    (locked/engine.py fit), on the clock parent and child share. Set before the sandbox's own clock starts, it falls
+    a little before the limit's kill."""
     return {"threads": limits.threads, "max_epochs": limits.max_epochs, "param_budget": limits.param_budget,
-            "deadline": time.time() + limits.time_limit_s, "device": limits.device}
+            "deadline": time.time() + limits.time_limit_s, "device": limits.device,
+            "memory_limit_mb": limits.memory_limit_mb}
 
 
 def _forged(what, name, why, status=None):
