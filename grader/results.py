@@ -140,8 +140,11 @@ def _card(record, student, checks=True):
     limits = (record.get("rubric") or {}).get("limits")
     if limits:
         threads = limits["threads"]
+        where = f"{threads} CPU thread{'s' if threads != 1 else ''}"
+        if limits.get("device", "cpu") != "cpu":
+            where = f"the {limits['device']} device ({where} beside it)"
         lines += ["", f"Limits of the graded run: {limits['time_limit_s']:g} s and {limits['memory_limit_mb']:g} MB "
-                      f"of memory, on {threads} CPU thread{'s' if threads != 1 else ''}."]
+                      f"of memory, on {where}."]
     if not student:
         lines += ["", f"Sandbox: {'; '.join(record['sandbox']['isolation'])}."]
         cut = record.get("time_limit_cut")

@@ -130,3 +130,13 @@ def test_each_limit_and_path_is_defined_once():
                 found[value].add(name)
     assert found == {"540": {"locked/settings.py"}, "640": {"packaging/image.py"}, "180": {"locked/settings.py"},
                      "/opt/dermamnist": {"packaging/image.py"}, "AUC target": {"locked/info.py"}}
+
+
+def test_the_report_card_names_the_device_it_graded_on():
+    """"on 1 CPU thread" for a run graded on a GPU would tell the student the wrong machine."""
+    for device, expected in (("cpu", "on 1 CPU thread."), ("cuda", "on the cuda device (1 CPU thread beside it).")):
+        rules = rubric_mod.load(threads=1, device=device)
+        record = {"score": 0, "max_score": rules.max_score, "tests": [], "metrics": {},
+                  "data": {"kind": "synthetic", "label": "SYNTHETIC"}, "rubric": rules.as_dict(),
+                  "sandbox": {"isolation": ["test"]}}
+        assert expected in results.report_card(record), device
