@@ -91,9 +91,12 @@ def _read_outputs(sb, outcome, rows):
     return status, {"val": logits[:rows["val"]], "test": logits[rows["val"]:]}
 
 
-def _cut(status, limits):
+def _cut(status, limits, scored):
     """For the instructor: the epochs trained and planned when training stopped at the time limit, and what the
-    rubric made of it (None when every epoch ran)."""
+    rubric made of it (None when every epoch ran, or when the rubric scores a cut model and its predictions were
+    refused: then no model was scored, and the record's checks say why)."""
+    if limits.on_time_limit == "score" and scored.get("test") is None:
+        return None
     cut = scoring.cut_by_time_limit(status)
     return None if cut is None else {"epochs_trained": cut[0], "epochs_planned": cut[1],
                                      "on_time_limit": limits.on_time_limit}
@@ -194,7 +197,7 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
             params=status.get("params"), trainable_params=status.get("trainable_params"),
             history=status.get("history", []), train_seconds=train_seconds,
             rubric=rubric.as_dict(), seconds=time.monotonic() - t0, error=status.get("error"),
-            grader_failure=scoring.grader_failure(status, outcome, lim), time_limit_cut=_cut(status, lim),
+            grader_failure=scoring.grader_failure(status, outcome, lim), time_limit_cut=_cut(status, lim, scored),
             sandbox={"isolation": outcome.isolation, "seconds": outcome.seconds, "peak_rss_mb": outcome.peak_rss_mb,
                      "returncode": outcome.returncode, "timed_out": outcome.timed_out,
                      "memory_exceeded": outcome.memory_exceeded, "output_bytes": outcome.output_bytes,

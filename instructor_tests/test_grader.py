@@ -316,6 +316,21 @@ def test_a_rubric_can_score_a_cut_run_as_a_timeout(synthetic_root, tmp_path):
     assert "scored as a timeout" in (tmp_path / "out" / "instructor_report.txt").read_text()
 
 
+def test_a_cut_run_whose_predictions_are_refused_is_not_flagged_as_scored(synthetic_root, tmp_path):
+    """The flag says the cut model was scored; when its predictions are refused (NaN here), nothing was."""
+    sub = tmp_path / "sub"
+    shutil.copytree(SUBS / "slow_epochs", sub)
+    model = sub / "model.py"
+    model.write_text(model.read_text().replace(  # NaN in evaluation once training began: past build_model's check
+        "        return self.net(x)", "        self.trained = self.training or getattr(self, 'trained', False)\n"
+        "        return self.net(x) * (float('nan') if self.trained and not self.training else 1.0)"))
+    record, _ = _grade(sub, tmp_path / "out", synthetic_root, time_limit_s=CUT_LIMIT_S)
+    assert 1 <= len(record["history"]) < 30
+    assert by_key(record)["trains"]["status"] == "failed" and "NaN" in by_key(record)["trains"]["output"]
+    assert record["time_limit_cut"] is None
+    assert "FLAG time limit" not in (tmp_path / "out" / "instructor_report.txt").read_text()
+
+
 def test_print_flood_is_stopped_and_truncated(synthetic_root, tmp_path):
     record, elapsed = _grade(SUBS / "print_flood", tmp_path / "out", synthetic_root, time_limit_s=KILL_LIMIT_S)
     box = record["sandbox"]
