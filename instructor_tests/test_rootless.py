@@ -1,0 +1,206 @@
+"""Rootless grading (issue 24 item 2): an instructor without root grades in bubblewrap's user namespace.
+
+Every test runs the grader as a real unprivileged user: as root, a system user of the tests' own (dermagrade-test,
+made on first use); without root, the user running pytest. The grader's code, the rubric, the submissions, the
+synthetic data and the grader's key are copied into a workspace that user owns, so nothing depends on where the
+repository lives or who may read it, and the grade can be compared with root's (the same key draws the same
+synthetic test split). Skipped only where unprivileged user namespaces are unavailable; CI runs them (.ci/run).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import integrity
+from test_grader import (RUBRIC_PATH, SANITY, SCALE, SUBS, _same_grade, check_outcome,
+                         honest)  # noqa: F401  (honest: the shared fixture)
+
+REPO = Path(__file__).resolve().parent.parent
+USER = "dermagrade-test"
+ROOTLESS = "rootless: runs as the grader's own uid"
+SECRET = "SECRET of the other grading"
+
+
+@pytest.fixture(scope="module")
+def as_user():
+    """The command prefix that runs a command as the unprivileged user ([] when pytest itself is not root)."""
+    prefix = []
+    if os.geteuid() == 0:
+        if subprocess.run(["id", "-u", USER], capture_output=True).returncode != 0:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER],
+                           check=True)
+        prefix = ["setpriv", f"--reuid={USER}", f"--regid={USER}", "--clear-groups", "--"]
+    probe = subprocess.run([*prefix, "unshare", "--user", "--", "/bin/true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"unprivileged user namespaces are unavailable on this host ({probe.stderr.strip()}): "
+                    "rootless grading cannot be tested here")
+    return prefix
+
+
+@pytest.fixture(scope="module")
+def workspace(as_user, synthetic_root):
+    """A folder the unprivileged user owns: code/ (grader/ and locked/), the rubric, the submissions, the data and
+    home/ with the grader's key."""
+    ws = Path(tempfile.mkdtemp(prefix="dermagrade-rootless-test-", dir="/tmp"))
+    try:
+        for pkg in ("grader", "locked"):
+            shutil.copytree(REPO / pkg, ws / "code" / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copyfile(RUBRIC_PATH, ws / "rubric.toml")
+        for sub in ("honest", "neighbour"):
+            shutil.copytree(SUBS / sub, ws / "subs" / sub)
+        scale = Path("synthetic") / f"scale-{SCALE}"
+        shutil.copytree(Path(synthetic_root) / scale, ws / "data" / scale)
+        key_dir = ws / "home" / integrity.KEY_DIR.relative_to(Path.home())
+        key_dir.mkdir(parents=True)
+        integrity.grader_key()  # made on first use: the one root's gradings use
+        shutil.copyfile(integrity.KEY_DIR / integrity.KEY_FILE, key_dir / integrity.KEY_FILE)
+        (ws / "driver.py").write_text(DRIVER)
+        if as_user:
+            subprocess.run(["chown", "-R", f"{USER}:{USER}", str(ws)], check=True)
+        ws.chmod(0o700)
+        yield ws
+    finally:
+        shutil.rmtree(ws, ignore_errors=True)
+
+
+def _start(as_user, ws, *args):
+    """`python ARGS` as the unprivileged user in code/, with a clean environment of its own, started."""
+    env = ["env", "-i", f"HOME={ws / 'home'}", "PATH=/usr/bin:/bin", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1",
+           f"PYTHONPATH={ws / 'code'}", f"DERMA_SYNTHETIC_SCALE={SCALE}"]
+    return subprocess.Popen([*as_user, *env, sys.executable, *map(str, args)], cwd=ws / "code", text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _grade(as_user, ws, sub, name):
+    out = ws / "out" / name
+    return out, _start(as_user, ws, "-m", "grader", "grade", ws / "subs" / sub, "--synthetic", "--data-dir",
+                       ws / "data", "--out", out, "--rubric", ws / "rubric.toml", "--memory-limit", "1200")
+
+
+def _finish(proc, out):
+    said, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, said[-3000:]
+    return said, json.loads((out / "grading_record.json").read_text())
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The sandbox alone, with small scripts (no torch, a few seconds): a neighbour under the same uid, with and without
+# the view. Without it (bubblewrap turned off: the grader's own user, the host's filesystem) the neighbour reads the
+# other grading's file, so the check below is shown to catch a setup that does not keep gradings apart.
+
+DRIVER = '''
+import dataclasses, json, sys
+from grader import rubric, sandbox
+mode, role, rubric_path = sys.argv[1:4]
+if mode == "no_view":
+    sandbox.bubblewrap = lambda: (None, "turned off by the test")
+limits = dataclasses.replace(rubric.load(rubric_path).limits, time_limit_s=60, memory_limit_mb=400)
+with sandbox.Sandbox(limits) as sb:
+    if role == "victim":
+        (sb.path / "secret.txt").write_text(sys.argv[4])
+    sb.seal()
+    print("READY", sb.path, flush=True)
+    outcome = sb.run([sys.executable, "-I", "-c", sys.argv[5 if role == "victim" else 4], sb.inside("out/stop")],
+                     env={"PATH": "/usr/bin:/bin"})
+    print(json.dumps({"output": outcome.output, "isolation": outcome.isolation}))
+'''
+
+HOLD = "import os, sys, time\nwhile not os.path.exists(sys.argv[1]): time.sleep(0.05)\n"
+
+LOOK = """
+import glob, os
+found = set(glob.glob("/tmp/dermagrade-*/sandbox/secret.txt"))
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    found.update(glob.glob(f"/proc/{pid}/cwd/../secret.txt"))
+    found.update(glob.glob(f"/proc/{pid}/root/tmp/dermagrade-*/sandbox/secret.txt"))
+for path in sorted(found):
+    try:
+        print("READ", open(path).read(), flush=True)
+    except OSError as err:
+        print("refused", path, type(err).__name__)
+print("looked at", len(found), "paths")
+"""
+
+
+@pytest.mark.parametrize("mode", ["view", "no_view"])
+def test_a_neighbour_under_the_same_uid_reads_nothing_of_another_grading(mode, as_user, workspace):
+    """Two sandboxes at once under one unprivileged user: the second looks for the first one's file in /tmp and
+    through /proc. With the rootless view it finds nothing; without it (the check's bad setup) it reads the file."""
+    victim = _start(as_user, workspace, workspace / "driver.py", mode, "victim", workspace / "rubric.toml", SECRET,
+                    HOLD)
+    ready = victim.stdout.readline()
+    assert ready.startswith("READY "), ready + victim.communicate()[0]
+    try:
+        looker = _start(as_user, workspace, workspace / "driver.py", mode, "looker", workspace / "rubric.toml", LOOK)
+        looked = json.loads(looker.communicate(timeout=120)[0].splitlines()[-1])
+    finally:
+        stop = Path(ready.split(" ", 1)[1].strip()) / "out" / "stop"
+        subprocess.run([*as_user, "touch", str(stop)], check=True)
+        held = json.loads(victim.communicate(timeout=120)[0].splitlines()[-1])
+    notes = "; ".join(looked["isolation"])
+    assert "looked at" in looked["output"], looked["output"]
+    if mode == "view":
+        assert "READ" not in looked["output"] and SECRET not in looked["output"], looked["output"]
+        assert ROOTLESS in notes and "(bubblewrap --unshare-user)" in notes, notes
+        assert "the host's filesystem is visible" not in notes
+    else:
+        assert f"READ {SECRET}" in looked["output"], looked["output"]
+        assert ROOTLESS not in notes and "the host's filesystem is visible (turned off by the test)" in notes
+    assert held["isolation"] == looked["isolation"]  # one user, one host: both sandboxes say the same
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Whole gradings as the unprivileged user
+
+
+@pytest.fixture(scope="module")
+def rootless_grading(as_user, workspace):
+    """The honest submission graded once without root: (the grader's output, its record, its out folder)."""
+    out, proc = _grade(as_user, workspace, "honest", "honest")
+    said, record = _finish(proc, out)
+    return said, record, out
+
+
+def test_a_good_submission_grades_the_same_without_root(rootless_grading, honest):
+    """The same grade as root's (same data, key and settings), with the instructor warned of what root would add."""
+    said, record, out = rootless_grading
+    check_outcome(record, out, set(SANITY))
+    _same_grade(record, honest)
+    assert "Warning: grading without root, in bubblewrap's user namespace" in said, said[-3000:]
+
+
+def test_the_sandbox_note_names_the_rootless_mechanism_and_what_it_lacks(rootless_grading, as_user):
+    said, record, out = rootless_grading
+    uid = int(subprocess.run([*as_user, "id", "-u"], capture_output=True, text=True, check=True).stdout)
+    notes = record["sandbox"]["isolation"]
+    assert notes[0].startswith("minimal filesystem view (bubblewrap)")
+    assert notes[1].startswith(f"{ROOTLESS} {uid} in a user namespace of its own (bubblewrap --unshare-user)")
+    assert "no uid per grading" in notes[1]
+    assert any(n.startswith("no memory cgroup (grader is not root") and "polled" in n for n in notes), notes
+    assert "no CPU quota (grader is not root)" in notes
+    assert any("out/ is a plain folder, its total size and file count not capped" in n for n in notes), notes
+    assert not any(n.startswith("runs as uid") or "host's filesystem is visible" in n for n in notes), notes
+    sandbox_line = f"Sandbox: {'; '.join(notes)}."
+    assert sandbox_line in (out / "instructor_report.txt").read_text()
+    assert "Sandbox:" not in (out / "report.txt").read_text()  # the student's card: no sandbox internals
+
+
+def test_two_gradings_at_once_under_one_uid_cannot_touch_each_other(as_user, workspace, honest):
+    """The issue-11 neighbour (reads other gradings' model.py, overwrites their out/ files for 30 s) beside an honest
+    grading, both as the same unprivileged user: the views alone keep them apart."""
+    attacker_out, attacker = _grade(as_user, workspace, "neighbour", "attacker")
+    time.sleep(3)  # the attacker is looking before the honest grading starts, and for 30 s after
+    victim_out, victim = _grade(as_user, workspace, "honest", "victim")
+    (_, record), (_, attacked) = _finish(victim, victim_out), _finish(attacker, attacker_out)
+    assert "read 0 other submissions, overwrote 0 output files" in attacked["sandbox"]["output"], \
+        attacked["sandbox"]["output"][-3000:]
+    _same_grade(record, honest)
+    _same_grade(attacked, honest)
+    same_uid = [next(n for n in r["sandbox"]["isolation"] if n.startswith(ROOTLESS)) for r in (record, attacked)]
+    assert same_uid[0] == same_uid[1]  # one uid for both: only the views keep them apart
