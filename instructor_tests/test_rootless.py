@@ -97,18 +97,20 @@ def _finish(proc, out):
 DRIVER = '''
 import dataclasses, json, sys
 from grader import rubric, sandbox
-mode, role, rubric_path = sys.argv[1:4]
+mode, rubric_path, secret, code = sys.argv[1:5]
 if mode == "no_view":
     sandbox.bubblewrap = lambda: (None, "turned off by the test")
+if mode == "no_cap":
+    sandbox.NPROC_PER_NAMESPACE = False
 limits = dataclasses.replace(rubric.load(rubric_path).limits, time_limit_s=60, memory_limit_mb=400)
 with sandbox.Sandbox(limits) as sb:
-    if role == "victim":
-        (sb.path / "secret.txt").write_text(sys.argv[4])
+    if secret:
+        (sb.path / "secret.txt").write_text(secret)
     sb.seal()
     print("READY", sb.path, flush=True)
-    outcome = sb.run([sys.executable, "-I", "-c", sys.argv[5 if role == "victim" else 4], sb.inside("out/stop")],
-                     env={"PATH": "/usr/bin:/bin"})
-    print(json.dumps({"output": outcome.output, "isolation": outcome.isolation}))
+    outcome = sb.run([sys.executable, "-I", "-c", code, sb.inside("out/stop")], env={"PATH": "/usr/bin:/bin"})
+    print(json.dumps({"output": outcome.output, "isolation": outcome.isolation,
+                      "memory_exceeded": outcome.memory_exceeded, "peak_mb": outcome.peak_rss_mb}))
 '''
 
 HOLD = "import os, sys, time\nwhile not os.path.exists(sys.argv[1]): time.sleep(0.05)\n"
@@ -132,13 +134,11 @@ print("looked at", len(found), "paths")
 def test_a_neighbour_under_the_same_uid_reads_nothing_of_another_grading(mode, as_user, workspace):
     """Two sandboxes at once under one unprivileged user: the second looks for the first one's file in /tmp and
     through /proc. With the rootless view it finds nothing; without it (the check's bad setup) it reads the file."""
-    victim = _start(as_user, workspace, workspace / "driver.py", mode, "victim", workspace / "rubric.toml", SECRET,
-                    HOLD)
+    victim = _start(as_user, workspace, workspace / "driver.py", mode, workspace / "rubric.toml", SECRET, HOLD)
     ready = victim.stdout.readline()
     assert ready.startswith("READY "), ready + victim.communicate()[0]
     try:
-        looker = _start(as_user, workspace, workspace / "driver.py", mode, "looker", workspace / "rubric.toml", LOOK)
-        looked = json.loads(looker.communicate(timeout=120)[0].splitlines()[-1])
+        looked = _sandboxed(as_user, workspace, mode, LOOK)
     finally:
         stop = Path(ready.split(" ", 1)[1].strip()) / "out" / "stop"
         subprocess.run([*as_user, "touch", str(stop)], check=True)
@@ -153,6 +153,75 @@ def test_a_neighbour_under_the_same_uid_reads_nothing_of_another_grading(mode, a
         assert f"READ {SECRET}" in looked["output"], looked["output"]
         assert ROOTLESS not in notes and "the host's filesystem is visible (turned off by the test)" in notes
     assert held["isolation"] == looked["isolation"]  # one user, one host: both sandboxes say the same
+
+
+def _sandboxed(as_user, ws, mode, code):
+    """What one sandbox run of `code` gave, as the unprivileged user: output, isolation notes, memory verdict."""
+    said = _start(as_user, ws, ws / "driver.py", mode, ws / "rubric.toml", "", code).communicate(timeout=120)[0]
+    assert said.startswith("READY "), said[-3000:]
+    return {**json.loads(said.splitlines()[-1]), "path": said.split(None, 2)[1]}
+
+
+HOG = {"anon": "import sys, time\nheld = b'x' * (700 * 2**20)\ntime.sleep(5)\nprint('survived')\n",
+       # two private tmpfs of 256 MB each (the rubric's scratch_mb): over the 400 MB limit together, not alone
+       "tmpfs": "import time\nfor d in ('/dev/shm', '/tmp'):\n    with open(d + '/hog', 'wb') as f:\n"
+                "        f.write(b'x' * (240 * 2**20))\ntime.sleep(5)\nprint('survived')\n"}
+
+
+@pytest.mark.parametrize("where", sorted(HOG))
+def test_memory_is_polled_and_stopped_without_a_cgroup(where, as_user, workspace):
+    """No cgroup without root: the watchdog counts process memory and the view's private tmpfs (read through
+    /proc/PID/root, which the grader's uid may read in its own user namespace) and stops the child at the limit."""
+    ran = _sandboxed(as_user, workspace, "view", HOG[where])
+    assert ran["memory_exceeded"] and "survived" not in ran["output"], ran
+    assert ran["peak_mb"] > 400
+    assert any(n.startswith("no memory cgroup (grader is not root") for n in ran["isolation"])
+
+
+THREADS = """
+import threading, time
+started = 0
+try:
+    for _ in range(400):
+        threading.Thread(target=time.sleep, args=(3,), daemon=True).start()
+        started += 1
+except RuntimeError:
+    pass
+print("started", started)
+"""
+
+
+@pytest.mark.parametrize("mode", ["view", "no_cap"])
+def test_processes_and_threads_are_capped_inside_the_user_namespace(mode, as_user, workspace):
+    """RLIMIT_NPROC set inside bubblewrap's user namespace caps this grading's tasks at the rubric's max_processes
+    (256 here), whatever else the grader's user runs. Without it (the bad setup) all 400 threads start."""
+    ran = _sandboxed(as_user, workspace, mode, THREADS)
+    started = int(ran["output"].split("started ")[1].split()[0])
+    files = next(n for n in ran["isolation"] if n.startswith("files up to"))
+    if mode == "view":
+        assert 200 < started < 256, ran["output"]
+        assert ", 256 processes" in files
+    else:
+        assert started == 400, ran["output"]
+        assert "processes" not in files
+
+
+LOCK = """
+import os, sys
+folder = os.path.join(os.path.dirname(sys.argv[1]), "locked")
+os.makedirs(folder + "/inner")
+open(folder + "/inner/file", "w").close()
+os.chmod(folder + "/inner", 0)
+os.chmod(folder, 0)
+print("locked")
+"""
+
+
+def test_a_folder_the_child_locks_in_out_is_removed_without_root(as_user, workspace):
+    """out/ is a plain folder without root: a mode-000 tree there stops a plain rm, so cleanup unlocks it first."""
+    ran = _sandboxed(as_user, workspace, "view", LOCK)
+    assert ran["output"] == "locked\n", ran
+    assert not Path(ran["path"]).parent.exists()
 
 
 # --------------------------------------------------------------------------------------------------------------
