@@ -6,6 +6,7 @@ synthetic data and the grader's key are copied into a workspace that user owns, 
 repository lives or who may read it, and the grade can be compared with root's (the same key draws the same
 synthetic test split). Skipped only where unprivileged user namespaces are unavailable; CI runs them (.ci/run).
 """
+import csv
 import json
 import os
 import shutil
@@ -45,11 +46,11 @@ def as_user():
 
 @pytest.fixture(scope="module")
 def workspace(as_user, synthetic_root):
-    """A folder the unprivileged user owns: code/ (grader/ and locked/), the rubric, the submissions, the data and
-    home/ with the grader's key."""
+    """A folder the unprivileged user owns: code/ (grader/, locked/ and instructor/), the rubric, the submissions,
+    the data and home/ with the grader's key."""
     ws = Path(tempfile.mkdtemp(prefix="dermagrade-rootless-test-", dir="/tmp"))
     try:
-        for pkg in ("grader", "locked"):
+        for pkg in ("grader", "locked", "instructor"):
             shutil.copytree(REPO / pkg, ws / "code" / pkg, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copyfile(RUBRIC_PATH, ws / "rubric.toml")
         for sub in ("honest", "neighbour"):
@@ -61,6 +62,7 @@ def workspace(as_user, synthetic_root):
         integrity.grader_key()  # made on first use: the one root's gradings use
         shutil.copyfile(integrity.KEY_DIR / integrity.KEY_FILE, key_dir / integrity.KEY_FILE)
         (ws / "driver.py").write_text(DRIVER)
+        (ws / "class_driver.py").write_text(CLASS_DRIVER)
         if as_user:
             subprocess.run(["chown", "-R", f"{USER}:{USER}", str(ws)], check=True)
         ws.chmod(0o700)
@@ -69,10 +71,11 @@ def workspace(as_user, synthetic_root):
         shutil.rmtree(ws, ignore_errors=True)
 
 
-def _start(as_user, ws, *args):
-    """`python ARGS` as the unprivileged user in code/, with a clean environment of its own, started."""
+def _start(as_user, ws, *args, env=()):
+    """`python ARGS` as the unprivileged user in code/, with a clean environment of its own (plus `env`, NAME=VALUE
+    strings), started."""
     env = ["env", "-i", f"HOME={ws / 'home'}", "PATH=/usr/bin:/bin", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1",
-           f"PYTHONPATH={ws / 'code'}", f"DERMA_SYNTHETIC_SCALE={SCALE}"]
+           f"PYTHONPATH={ws / 'code'}", f"DERMA_SYNTHETIC_SCALE={SCALE}", *env]
     return subprocess.Popen([*as_user, *env, sys.executable, *map(str, args)], cwd=ws / "code", text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
@@ -273,3 +276,136 @@ def test_two_gradings_at_once_under_one_uid_cannot_touch_each_other(as_user, wor
     _same_grade(attacked, honest)
     same_uid = [next(n for n in r["sandbox"]["isolation"] if n.startswith(ROOTLESS)) for r in (record, attacked)]
     assert same_uid[0] == same_uid[1]  # one uid for both: only the views keep them apart
+
+
+# --------------------------------------------------------------------------------------------------------------
+# A class graded without root, two at a time (`python -m instructor grade-class -j 2`, as an instructor on a shared
+# server would): each student's code looks for the other student's folders and files while both are being graded,
+# and says what it saw. With the rootless view it sees nothing of the other; with bubblewrap turned off in every
+# worker (the bad setup: one uid, the host's filesystem) the same check catches it reading the other's files.
+
+PEEK = """\"\"\"The honest model, plus a student who looks for the other student of the class while both are graded.
+For {seconds} s from import it lists and reads whatever it finds of the other: their folder in the class export and
+in the class's out folder (absolute paths, as a student who knows the course's layout would guess them), every
+grading's temporary folder under /tmp, and the folders of every process it can see in /proc. It prints what it saw,
+then trains honestly.\"\"\"
+import glob
+import json
+import os
+import time
+
+import torch.nn as nn
+
+ME, OTHER, MARK = {me!r}, {other!r}, {mark!r}
+EXPORT, OUT = {export!r}, {out!r}
+OTHERS_MARK = "peek-mark-" + OTHER  # in the other's model.py only
+
+
+def _look():
+    found = set()
+    for folder in (os.path.join(EXPORT, OTHER), os.path.join(OUT, OTHER)):
+        found.update(glob.glob(folder) + glob.glob(os.path.join(folder, "**"), recursive=True))
+    for pattern in ("/tmp/dermagrade-*/**/model.py", "/proc/*/cwd/model.py", "/proc/*/cwd/../*/model.py",
+                    "/proc/*/root/tmp/dermagrade-*/**/model.py", "/proc/*/root" + EXPORT + "/*/model.py"):
+        found.update(glob.glob(pattern, recursive=True))
+    saw, mine = set(), set()
+    for path in filter(os.path.lexists, found):  # glob gives "FOLDER/" for "FOLDER/**" even where FOLDER is not
+        if OTHER in path.split(os.sep):
+            saw.add(path)  # listed: a folder or file of the other's
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read()
+            if OTHERS_MARK in text:
+                saw.add(path)  # read: the other's model.py
+            elif MARK in text:
+                mine.add(path)  # its own model.py: the search does reach files where it may
+        except OSError:
+            pass
+    return saw, mine
+
+
+t0, saw, mine = time.time(), set(), set()
+while time.time() - t0 < {seconds}:
+    looked = _look()
+    saw, mine = saw | looked[0], mine | looked[1]
+    time.sleep(0.5)
+print("peek: " + json.dumps({{"me": ME, "from": t0, "to": time.time(), "saw": sorted(saw), "mine": len(mine)}}),
+      flush=True)
+
+
+def build_model():
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(), nn.Linear(32, 7),
+    )
+"""
+PEEK_SECONDS = 15  # long enough for both gradings of -j 2 to be looking at once (asserted below)
+STUDENTS = ("alice", "bob")
+
+# The bad setup: grade-class itself, with every worker grading with bubblewrap turned off (the fallback: the
+# grader's own uid, the host's filesystem).
+CLASS_DRIVER = """
+import sys
+from instructor import __main__ as cli, worker
+worker.COMMAND = [sys.executable, "-c", "import sys\\nfrom grader import sandbox\\n"
+                  "sandbox.bubblewrap = lambda: (None, 'turned off by the test')\\n"
+                  "from instructor import worker\\nsys.exit(worker.main())"]
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("mode", ["view", "no_view"])
+def test_a_class_graded_two_at_a_time_without_root_keeps_each_student_out_of_the_others_folders(
+        mode, as_user, workspace, honest):
+    """Issue 24 item 2's done-when: a class graded without root on this machine (grade-class -j 2 as an unprivileged
+    user) keeps two concurrent submissions from reading each other's folders. Each submission looks for the other's
+    export folder, out folder, live sandbox and processes for 15 s while the other does the same, and reports what
+    it saw: nothing, with the rootless view. Without it (the bad setup) each reads the other's files, in the export
+    and in the other's live sandbox, so the check is shown to catch a class whose gradings are not kept apart."""
+    export, out = workspace / f"class-{mode}", workspace / "out" / f"class-{mode}"
+    for me, other in (STUDENTS, STUDENTS[::-1]):
+        (export / me).mkdir(parents=True)
+        (export / me / "model.py").write_text(PEEK.format(me=me, other=other, mark=f"peek-mark-{me}",
+                                                          export=str(export), out=str(out), seconds=PEEK_SECONDS))
+        shutil.copyfile(SUBS / "honest" / "train_config.py", export / me / "train_config.py")
+    if as_user:
+        subprocess.run(["chown", "-R", f"{USER}:{USER}", str(export)], check=True)
+    args = ["grade-class", export, "--out", out, "-j", "2", "--synthetic", "--rubric", workspace / "rubric.toml",
+            "--memory-limit", "1200", "--no-progress"]
+    command = ["-m", "instructor", *args] if mode == "view" else [workspace / "class_driver.py", *args]
+    said, _ = _start(as_user, workspace, *command, env=[f"DERMA_DATA_DIR={workspace / 'data'}"]).communicate(
+        timeout=900)
+    assert "2 graded, 0 kept from earlier runs, 0 grader failures" in said and "with 2 sandbox(es) at once" in said, \
+        said[-3000:]
+
+    peeks, records = {}, {}
+    for me in STUDENTS:
+        records[me] = json.loads((out / me / "grading_record.json").read_text())
+        output = records[me]["sandbox"]["output"]
+        line = next((x for x in output.splitlines() if x.startswith("peek: ")), None)
+        assert line, output[-3000:]
+        peeks[me] = json.loads(line[len("peek: "):])
+        assert peeks[me]["me"] == me and peeks[me]["mine"] > 0, peeks[me]  # it found its own file, through /proc
+    alice, bob = (peeks[me] for me in STUDENTS)
+    assert alice["from"] < bob["to"] and bob["from"] < alice["to"], peeks  # both were looking at the same time
+
+    notes = {me: "; ".join(records[me]["sandbox"]["isolation"]) for me in STUDENTS}
+    if mode == "view":
+        for me in STUDENTS:
+            assert peeks[me]["saw"] == [], f"{me} saw the other student's files: {peeks[me]['saw']}"
+            assert ROOTLESS in notes[me] and "(bubblewrap --unshare-user)" in notes[me], notes[me]
+            _same_grade(records[me], honest)  # and the class is graded as root grades it
+        assert notes["alice"] == notes["bob"]  # one uid for both: only the views keep them apart
+        with open(out / "gradebook.csv", newline="") as f:
+            rows = {r["submission"]: r for r in csv.DictReader(f)}
+        assert {me: rows[me]["status"] for me in STUDENTS} == {me: "ok" for me in STUDENTS}, rows
+    else:
+        for me, other in (STUDENTS, STUDENTS[::-1]):
+            saw = peeks[me]["saw"]
+            assert str(export / other / "model.py") in saw, saw  # the other's upload, in the export
+            live = [p for p in saw if p.startswith("/tmp/dermagrade-") and p.endswith("/sandbox/submission/model.py")
+                    and not p.startswith(str(workspace))]
+            assert live, saw  # the other's live sandbox, read while it was being graded
+            assert ROOTLESS not in notes[me] and "the host's filesystem is visible (turned off by the test)" in \
+                notes[me], notes[me]
