@@ -158,7 +158,8 @@ def grade(submission, out_dir, rubric_path=None, data_dir=None, synthetic=False,
               "train_seconds": None, "history": [], "metrics": {}}
     mix, perturbed, source = None, None, None
     weights_cache = settings.weights_cache()
-    preflight.check(lim, extra_read=[weights_cache])
+    if missing := preflight.check(lim, extra_read=[weights_cache]):
+        log(f"Warning: {missing}")
     with sandbox.Sandbox(lim, extra_read=[weights_cache]) as sb:
         try:
             record["ignored_files"] = upload.collect(submission, sb.path / "submission").ignored_summary()

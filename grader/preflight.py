@@ -4,7 +4,9 @@ the environment's verdict, said once with its fix, and never a student's score.
 The probe runs as a grading's child would (the same interpreter, flags, view, uid, cgroup and report pipe) but
 imports nothing heavy: it finds the packages the harness needs without importing them, reads a file the parent
 wrote into the sandbox, and reports over the pipe. About a third of a second; no student code is involved, so any
-failure here is the grader's or its host's.
+failure here is the grader's or its host's. A host that grades, but with less isolation than a root grader's (no
+root: bubblewrap in a user namespace; no bubblewrap at all), is not refused: check() returns what is missing, for
+the instructor's log.
 """
 import dataclasses
 import json
@@ -51,11 +53,12 @@ def _diagnose(outcome, sb):
                     f"{', '.join(hidden)}, which the sandbox replaces with a private empty folder. Fix: make the "
                     "virtual environment (or install Python) outside /tmp, /var/tmp and /dev/shm, e.g. in "
                     "~/venvs/dermamnist, and run the grader with that interpreter.")
+        rootless = " ".join(sandbox.rootless_flags(sb.bwrap)) + " " if sb.bwrap else ""
         return (f"a trivial child did not run in the sandbox (exit status {outcome.returncode}"
                 + (", timed out" if outcome.timed_out else "") + (", memory limit" if outcome.memory_exceeded else "")
                 + (f": {last}" if last else "") + "). Fix: check that the interpreter and its packages are readable "
-                "by other users (the sandbox runs as a uid of its own) and that bubblewrap works here "
-                "(bwrap --ro-bind / / /bin/true).")
+                + ("by other users (the sandbox runs as a uid of its own)" if sb.ids else "by you")
+                + f" and that bubblewrap works here (bwrap {rootless}--ro-bind / / /bin/true).")
     if not isinstance(got, dict):
         return f"the sandbox's probe reported {str(got)[:200]!r}, not what it writes. Fix: regrade; report a bug."
     if got.get("missing"):
@@ -74,8 +77,22 @@ def _diagnose(outcome, sb):
     return None
 
 
+def _missing(sb):
+    """What this host's sandbox lacks against a root grader's with bubblewrap, for the instructor (None: nothing)."""
+    if sb.ids and sb.bwrap:
+        return None
+    if sb.bwrap:
+        return ("grading without root, in bubblewrap's user namespace: the same view and namespaces, but student "
+                "code runs as your own uid (no uid per grading), memory is polled without a cgroup, there is no CPU "
+                "quota and out/ is not size-capped. Grade as root (Docker, Gradescope) for those.")
+    return (f"student code sees the host's filesystem ({sb.no_bwrap_reason})"
+            + ("" if sb.ids else ", runs as your own user with your files in reach, and keeps the network")
+            + ". Fix that before grading students' code.")
+
+
 def check(limits, extra_read=()):
-    """Run the probe under `limits` (the rubric's); raise EnvironmentUnusable with cause and fix if it fails."""
+    """Run the probe under `limits` (the rubric's); raise EnvironmentUnusable with cause and fix if it fails.
+    Returns the warning for a sandbox that works with less isolation than a root grader's, else None."""
     limits = dataclasses.replace(limits, time_limit_s=min(limits.time_limit_s, TIME_LIMIT_S))
     nodes = sandbox.gpu_nodes() if limits.device == "cuda" else []
     if limits.device == "cuda" and not nodes:
@@ -90,8 +107,9 @@ def check(limits, extra_read=()):
                    "PROBE_NODES": " ".join(n for n in nodes if not os.path.isdir(n))}
             outcome = sb.run([sys.executable, "-I", "-c", _PROBE, sb.inside(PROBE_FILE), *NEEDED], env=env,
                              report=(protocol.REPORT_FD, 4096))
-            problem = _diagnose(outcome, sb)
+            problem, missing = _diagnose(outcome, sb), _missing(sb)
     except (OSError, RuntimeError) as err:  # no uid free, no temporary folder, cannot fork
         problem = f"the sandbox could not be set up ({type(err).__name__}: {err})."
     if problem:
         raise EnvironmentUnusable(f"Grading environment check failed: {problem}")
+    return missing

@@ -11,10 +11,18 @@ instructor's report, instructor_report.txt). On a grading box (root, Linux):
   - A memory cgroup (v1 or v2) of its own, so tmpfs, /dev/shm and memfd pages count with the process memory, a
     pids cgroup, and a cpu controller quota of the rubric's `threads` cores, so extra processes cannot take its
     neighbours' cores; rlimits on file size, processes and core dumps; out/ is a size- and inode-capped tmpfs.
+Without root (an instructor on a shared server), where the kernel lets unprivileged users make user namespaces,
+bubblewrap builds the same view in a user namespace of its own (`--unshare-user`), with the same PID, network, IPC
+and UTS namespaces and no capabilities. What root alone gives is missing: the child runs as the grader's own uid
+(two gradings at once are kept apart by their views alone, each binding its own 0700 folder and nothing else), no
+cgroup (memory is polled, as below), no CPU quota, and out/ is a plain folder (mounting a tmpfs needs root). Its
+processes and threads are capped by RLIMIT_NPROC set inside the user namespace, where since Linux 5.14 it counts
+that namespace's processes alone, not the grader's user's other ones.
 Without bubblewrap (not installed, or a container that forbids its namespaces) the hand-written fallback keeps the
 uid, a network and a PID namespace, and says that the host's filesystem is visible. Without a cgroup the
-watchdog counts process RSS plus the child's private tmpfs. Without root nothing can be switched: the grader's own
-user runs the child, as a child subreaper that hunts down whatever the child leaves running.
+watchdog counts process RSS plus the child's private tmpfs. Without root and without bubblewrap nothing can be
+switched: the grader's own user runs the child, as a child subreaper that hunts down whatever the child leaves
+running.
 
 Memory without a cgroup is counted for the whole process tree. Normally one process holds nearly all of it, and
 the sum of the RSS values in /proc/PID/stat is exact and cheap. When two or more processes are large, forks may
@@ -27,6 +35,7 @@ import fcntl
 import glob
 import os
 import random
+import re
 import resource
 import shutil
 import signal
@@ -71,6 +80,14 @@ _DROP = ("import os, sys\n"
          "os.setgid(int(sys.argv[2]))\n"
          "os.setuid(int(sys.argv[1]))\n"
          "os.execv(sys.argv[3], sys.argv[3:])\n")
+
+# Inside bubblewrap's user namespace (no root): cap the processes and threads of this grading, then become the graded
+# command. Set here, not before bubblewrap starts: only inside the new namespace does RLIMIT_NPROC count this
+# grading's processes alone (Linux 5.14+); outside it counts every process of the grader's user.
+_CAP_PROCESSES = ("import os, resource, sys\n"
+                  "resource.setrlimit(resource.RLIMIT_NPROC, (int(sys.argv[1]),) * 2)\n"
+                  "os.execv(sys.argv[2], sys.argv[2:])\n")
+NPROC_PER_NAMESPACE = tuple(map(int, re.match(r"(\d+)\.(\d+)", os.uname().release).groups())) >= (5, 14)
 
 
 @dataclass
@@ -246,20 +263,40 @@ _bwrap_state = {}
 
 
 def bubblewrap():
-    """(path to bwrap, None) when bubblewrap can build a sandbox here as root; (None, why not) otherwise."""
+    """(path to bwrap, None) when bubblewrap can build a sandbox here: as root, or without root in a user namespace
+    of its own (rootless_flags()); (None, why not, with the fix) otherwise."""
     if "result" not in _bwrap_state:
         path = shutil.which("bwrap")
-        if os.geteuid() != 0:
-            result = None, "the grader is not root"
-        elif not path:
+        if not path:
             result = None, "bubblewrap is not installed (apt-get install -y bubblewrap)"
         else:
-            probe = subprocess.run([path, "--unshare-pid", "--unshare-net", "--ro-bind", "/", "/", "--proc", "/proc",
-                                    "--tmpfs", "/tmp", "--", "/bin/true"], capture_output=True, text=True)
+            probe = subprocess.run([path, *rootless_flags(path), "--unshare-pid", "--unshare-net", "--ro-bind", "/",
+                                    "/", "--proc", "/proc", "--tmpfs", "/tmp", "--", "/bin/true"],
+                                   capture_output=True, text=True)
             why = (probe.stderr.strip().splitlines() or [f"exit status {probe.returncode}"])[-1]
-            result = (path, None) if probe.returncode == 0 else (None, f"bubblewrap cannot run here ({why})")
+            if probe.returncode == 0:
+                result = path, None
+            elif os.geteuid() != 0:
+                result = None, (f"bubblewrap cannot make a user namespace without root ({why}); fix: allow "
+                                "unprivileged user namespaces (sysctl user.max_user_namespaces=10000, and "
+                                "kernel.unprivileged_userns_clone=1 or Ubuntu's AppArmor rule for bwrap where "
+                                "they exist), or grade as root")
+            else:
+                result = None, f"bubblewrap cannot run here ({why})"
         _bwrap_state["result"] = result
     return _bwrap_state["result"]
+
+
+def rootless_flags(path):
+    """bubblewrap's flags for a user namespace of its own when the grader is not root ([] as root, which needs none:
+    its child gets a real uid of its own). --disable-userns (bubblewrap 0.8+) also stops the child from making
+    nested user namespaces, where it would hold every capability over mounts and tmpfs of its own."""
+    if os.geteuid() == 0:
+        return []
+    if "disable_userns" not in _bwrap_state:
+        help_text = subprocess.run([path, "--help"], capture_output=True, text=True).stdout
+        _bwrap_state["disable_userns"] = "--disable-userns" in help_text
+    return ["--unshare-user", *(["--disable-userns"] if _bwrap_state["disable_userns"] else [])]
 
 
 def gpu_nodes():
@@ -446,10 +483,14 @@ class Cgroup:
 
 def remove_tree(path):
     """Remove a folder whatever the child put in it (5,000-deep trees, odd names, no permissions); never raises.
-    GNU rm walks without recursion limits and does not cross into other filesystems."""
+    GNU rm walks without recursion limits and does not cross into other filesystems. Without root, a folder the
+    child made unreadable (mode 000, in out/) stops rm: it is made the owner's again first (chmod does not follow
+    links)."""
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "timeout": 120}
     try:
-        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=120)
+        if os.geteuid() != 0:
+            subprocess.run(["chmod", "-R", "u+rwX", "--", str(path)], **quiet)
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], **quiet)
     except (OSError, subprocess.SubprocessError):
         pass
 
@@ -546,12 +587,14 @@ class Sandbox:
     def seal(self):
         """After the caller wrote the child's files: only this grading's uid may read them; out/ is the child's
         (a size-capped tmpfs where mounting is allowed), work/ its working folder and home/ its $HOME (so what
-        imports create there, such as ~/.medmnist, stays out of the working folder)."""
+        imports create there, such as ~/.medmnist, stays out of the working folder). Without root the child runs as
+        the grader's own uid, so the folder is private to that uid (0700): no other user of a shared server reads a
+        student's code or the data."""
         for sub in ("out", "work", "home"):
             (self.path / sub).mkdir(exist_ok=True)
         if self.ids is None:
             for p in [self.tmp, self.path, *self.path.rglob("*")]:
-                os.chmod(p, 0o755 if p.is_dir() else 0o644)
+                os.chmod(p, 0o700 if p.is_dir() else 0o600)
             return
         gid = self.ids.gid
         for p in [self.path, *self.path.rglob("*")]:
@@ -590,9 +633,10 @@ class Sandbox:
             os.close(fd)
 
     def _bwrap_argv(self, cmd):
-        argv = [self.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-                "--die-with-parent", "--new-session", "--hostname", "sandbox",
-                "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        argv = [self.bwrap, *rootless_flags(self.bwrap), "--unshare-pid", "--unshare-net", "--unshare-ipc",
+                "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+        if self.ids:  # as root: _DROP below switches to the grading's uid
+            argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
         binds, dests = [], set()
         for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
             if os.path.islink(top):
@@ -623,9 +667,12 @@ class Sandbox:
                 argv += ["--dev-bind", node, node]
         for d, mode in [*((d, "1777") for d in PRIVATE_DIRS), (f"{INSIDE}/work", "0777"), (f"{INSIDE}/home", "0777")]:
             argv += ["--perms", mode, "--size", size, "--tmpfs", d]
-        argv += ["--chdir", f"{INSIDE}/work", "--", sys.executable, "-I", "-c", _DROP,
-                 str(self.ids.uid), str(self.ids.gid), *cmd]
-        return argv
+        argv += ["--chdir", f"{INSIDE}/work", "--"]
+        if self.ids:
+            return argv + [sys.executable, "-I", "-c", _DROP, str(self.ids.uid), str(self.ids.gid), *cmd]
+        if NPROC_PER_NAMESPACE:  # without root no uid to switch to: the grader's own, with no capabilities
+            return argv + [sys.executable, "-I", "-c", _CAP_PROCESSES, str(self.limits.max_processes), *cmd]
+        return argv + list(cmd)
 
     def run(self, cmd, env, report=None):
         """Run `cmd` (paths as `inside` gives them) in the sandbox; return an Outcome. Never raises for anything
@@ -633,6 +680,7 @@ class Sandbox:
         in that variable, and the Outcome keeps the first max bytes it sent (grader/protocol.py's report)."""
         lim = self.limits
         root, isolation = os.geteuid() == 0, []
+        rootless_cap = self.bwrap and not self.ids and NPROC_PER_NAMESPACE  # _bwrap_argv's _CAP_PROCESSES
         if self.bwrap:
             isolation.append(f"minimal filesystem view (bubblewrap): the interpreter, the harness, its two files "
                              f"and data without test labels, read-only; private /tmp, /var/tmp, /dev/shm and "
@@ -641,6 +689,12 @@ class Sandbox:
             isolation.append(f"the host's filesystem is visible ({self.no_bwrap_reason})")
         if self.ids:
             isolation.append(f"runs as uid {self.ids.uid}, this grading's own, with private 0700 folders")
+        elif self.bwrap:
+            nested = " and no nested user namespaces" if "--disable-userns" in rootless_flags(self.bwrap) else ""
+            isolation.append(f"rootless: runs as the grader's own uid {os.geteuid()} in a user namespace of its own "
+                             f"(bubblewrap --unshare-user), with no capabilities{nested}; no uid per grading (that "
+                             "needs root): other gradings of this user are kept apart by the view alone, which binds "
+                             "this grading's 0700 folder and nothing else")
         else:
             isolation.append("runs as the grader's own user (grader is not root)")
         flags = 0
@@ -666,11 +720,17 @@ class Sandbox:
             self.cgroup = None
             isolation.append("no memory cgroup on this host: memory counted by the grader as process RSS plus "
                              "tmpfs, /dev/shm and memfd files")
+        elif not root:
+            isolation.append("no memory cgroup (grader is not root; a delegated cgroup is not used): memory polled by "
+                             "the grader every 0.1 s as process RSS plus tmpfs, /dev/shm and memfd files (the kernel "
+                             "refuses nothing: a use above the limit is stopped at the next poll)")
         isolation.append(self.cgroup.cpu if self.cgroup else
                          f"no CPU quota ({'no cgroup of its own' if root else 'grader is not root'})")
         isolation.append(f"files up to {lim.max_file_mb} MB"
-                         + (f", {lim.max_processes} processes" if self.ids or self.cgroup else "")
-                         + (f", out/ capped at {OUT_MB} MB and {OUT_FILES} files" if self._mounted else ""))
+                         + (f", {lim.max_processes} processes" if self.ids or self.cgroup or rootless_cap else "")
+                         + (f", out/ capped at {OUT_MB} MB and {OUT_FILES} files" if self._mounted else "")
+                         + ("" if root else "; out/ is a plain folder, its total size and file count not capped "
+                                            "(a tmpfs for it needs root)"))
         ids, cgroup = self.ids, self.cgroup
         nproc = (lim.max_processes, lim.max_processes)
 

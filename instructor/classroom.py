@@ -18,9 +18,11 @@ a suite folder (one result folder per submission) plus
                         each check's pass rate, every student (sortable by score, AUC, melanoma recall)
 
 Concurrent gradings: each runs in its own process, sandbox and time and memory limits, so a crashed, hanging or
-memory-hungry submission is stopped at its own limits and the others go on. As root, every grading runs under a
-uid of its own in 0700 folders, in its own filesystem view (grader/sandbox.py), so two gradings at once cannot see
-or touch each other (instructor_tests/test_hardening.py grades two at once).
+memory-hungry submission is stopped at its own limits and the others go on. Every grading runs in its own
+bubblewrap view (grader/sandbox.py), which binds its own 0700 folder and nothing of the class or of the other
+gradings; as root it also runs under a uid of its own. So two gradings at once cannot see or touch each other, as
+root (instructor_tests/test_hardening.py grades two at once) or without root, where both share the instructor's
+uid and the views alone keep them apart (instructor_tests/test_rootless.py grades a class with -j 2).
 """
 import csv
 import dataclasses

@@ -298,7 +298,8 @@ def _prepare(out, rubric, data_dir, synthetic, jobs, **limits):
     jobs = jobs or worker.default_jobs(rules.limits.threads)
     if jobs < 1:
         raise SystemExit(f"-j {jobs}: give the number of sandboxes to run at once, 1 or more.")
-    preflight_check(rules.limits, extra_read=[settings.weights_cache()])
+    if missing := preflight_check(rules.limits, extra_read=[settings.weights_cache()]):
+        print(f"Warning: {missing}", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     runs.save_labels(out, splits, splits.provenance)
     return rules, splits, grader_key, jobs
