@@ -68,7 +68,7 @@ switched = any("freed memory now goes back" in p.read_text(errors="replace") for
                if p.is_file())
 print(f"| {name} | {cpus} | {memory} | {box['peak_rss_mb']:.0f} | {peak.group(1) if peak else '?'} | "
       f"{'yes' if switched else 'no'} | {len(r.get('history') or [])} | "
-      f"{box.get('child_reported_train_seconds') or 0:.0f} | {box['seconds']:.0f} | {r['seconds']:.0f} | {wall} | "
+      f"{r.get('train_seconds') or 0:.0f} | {box['seconds']:.0f} | {r['seconds']:.0f} | {wall} | "
       f"{'killed: ' + ', '.join(failed) if failed else 'finished'} |")
 EOF
 done
