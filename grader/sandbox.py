@@ -14,7 +14,8 @@ instructor's report, instructor_report.txt). On a grading box (root, Linux):
 Without bubblewrap (not installed, or a container that forbids its namespaces) the hand-written fallback keeps the
 uid, a network and a PID namespace, and says that the host's filesystem is visible. Without a cgroup the
 watchdog counts process RSS plus the child's private tmpfs. Without root nothing can be switched: the grader's own
-user runs the child, as a child subreaper that hunts down whatever the child leaves running.
+user runs the child, as a child subreaper that hunts down whatever the child leaves running; only a cgroup v2
+subtree delegated to that user (systemd-run --user --scope -p Delegate=yes, say) still gives the cgroup's limits.
 
 Memory without a cgroup is counted for the whole process tree. Normally one process holds nearly all of it, and
 the sum of the RSS values in /proc/PID/stat is exact and cheap. When two or more processes are large, forks may
@@ -735,9 +736,12 @@ class Sandbox:
                 flags |= CLONE_NEWPID
                 cmd = [sys.executable, "-I", "-c", _PID_NS_WRAPPER, *cmd]
                 isolation.append("own PID namespace (nothing it starts outlives it)")
+        # Without root, only cgroup v2 can give the grader a cgroup: a subtree delegated to its user (systemd's
+        # Delegate=yes), whose folder and cgroup.procs and cgroup.subtree_control files that user owns.
+        delegable = root or os.path.exists(f"{CGROUP_ROOT}/cgroup.controllers")
         try:
             self.cgroup = Cgroup(f"dermagrade-{self.ids.uid if self.ids else os.getpid()}",
-                                 lim.memory_limit_mb, lim.max_processes, lim.threads) if root else None
+                                 lim.memory_limit_mb, lim.max_processes, lim.threads) if delegable else None
         except OSError as err:
             self.cgroup = None
             isolation.append(f"no memory cgroup ({err.strerror}): memory counted by the grader as process RSS plus "
@@ -745,12 +749,12 @@ class Sandbox:
         if self.cgroup and self.cgroup.memory:
             isolation.append(f"memory cgroup of {lim.memory_limit_mb:g} MB ({self.cgroup.how}; tmpfs, /dev/shm "
                              "and memfd count)")
-        elif root and self.cgroup is not None:
+        elif self.cgroup is not None:
             self.cgroup = None
             isolation.append("no memory cgroup on this host: memory counted by the grader as process RSS plus "
                              "tmpfs, /dev/shm and memfd files")
         isolation.append(self.cgroup.cpu if self.cgroup else
-                         f"no CPU quota ({'no cgroup of its own' if root else 'grader is not root'})")
+                         f"no CPU quota ({'no cgroup of its own' if delegable else 'grader is not root'})")
         isolation.append(f"files up to {lim.max_file_mb} MB"
                          + (f", {lim.max_processes} processes" if self.ids or self.cgroup else "")
                          + (f", out/ capped at {OUT_MB} MB and {OUT_FILES} files" if self._mounted else ""))

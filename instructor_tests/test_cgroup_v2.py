@@ -196,7 +196,6 @@ def test_without_cpu_the_memory_limit_holds(tmp_path, monkeypatch):
     assert cg.cpu.startswith("no CPU quota")
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox makes a cgroup only as root")
 @pytest.mark.parametrize("oom_kills", [0, 1])
 def test_the_report_says_which_cgroup_held_and_the_kernel_decides_the_blame(tmp_path, monkeypatch, oom_kills):
     """A real grading against the fake tree: the Sandbox line names the mechanism, and memory.events' oom_kill
@@ -213,3 +212,19 @@ def test_the_report_says_which_cgroup_held_and_the_kernel_decides_the_blame(tmp_
     assert outcome.memory_exceeded == bool(oom_kills)
     if oom_kills:
         assert outcome.peak_rss_mb == 300
+
+
+def test_an_unprivileged_grader_uses_a_delegated_cgroup(tmp_path, monkeypatch):
+    """Not root, but on cgroup v2 in a subtree delegated to its user: the grading still gets the cgroup's limits
+    (the check VM runs this for real as an unprivileged user, packaging/check_vm.sh)."""
+    fake(tmp_path, monkeypatch)
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(sandbox, "_bwrap_state", {})
+    limits = dataclasses.replace(rubric.load().limits, time_limit_s=30, memory_limit_mb=300)
+    with sandbox.Sandbox(limits) as sb:
+        assert sb.ids is None and sb.bwrap is None
+        sb.seal()
+        outcome = sb.run([sys.executable, "-I", "-c", "print('graded')"], env={"PATH": "/usr/bin:/bin"})
+    assert outcome.output == "graded\n"
+    notes = "; ".join(outcome.isolation)
+    assert "memory cgroup of 300 MB (cgroup v2" in notes and "CPU quota of" in notes, notes
