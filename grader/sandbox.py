@@ -740,7 +740,7 @@ class Sandbox:
         # Delegate=yes), whose folder and cgroup.procs and cgroup.subtree_control files that user owns.
         delegable = root or os.path.exists(f"{CGROUP_ROOT}/cgroup.controllers")
         try:
-            self.cgroup = Cgroup(f"dermagrade-{self.ids.uid if self.ids else os.getpid()}",
+            self.cgroup = Cgroup(f"dermagrade-{self.ids.uid}" if self.ids else self.tmp.name,  # unique either way
                                  lim.memory_limit_mb, lim.max_processes, lim.threads) if delegable else None
         except OSError as err:
             self.cgroup = None

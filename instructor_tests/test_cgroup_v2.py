@@ -228,3 +228,26 @@ def test_an_unprivileged_grader_uses_a_delegated_cgroup(tmp_path, monkeypatch):
     assert outcome.output == "graded\n"
     notes = "; ".join(outcome.isolation)
     assert "memory cgroup of 300 MB (cgroup v2" in notes and "CPU quota of" in notes, notes
+
+
+def test_unprivileged_gradings_at_once_get_a_cgroup_each(tmp_path, monkeypatch):
+    """Without a uid of their own, two gradings on threads of one grader named their cgroups after the grader's
+    pid: the second found the first's (EEXIST) and fell back to polling (seen in the check VM)."""
+    fake(tmp_path, monkeypatch)
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(sandbox, "_bwrap_state", {})
+    limits = dataclasses.replace(rubric.load().limits, time_limit_s=30, memory_limit_mb=300)
+    notes = []
+
+    def grade():
+        with sandbox.Sandbox(limits) as sb:
+            sb.seal()
+            notes.append("; ".join(sb.run([sys.executable, "-I", "-c", "import time; time.sleep(1.5)"],
+                                          env={"PATH": "/usr/bin:/bin"}).isolation))
+
+    threads = [threading.Thread(target=grade) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(notes) == 2 and all("memory cgroup of 300 MB (cgroup v2" in n for n in notes), notes
