@@ -28,8 +28,9 @@ fail() { echo "check_vm: $*" >&2; exit 1; }
 step() { echo "== [$(( $(date +%s) - T0 ))s] $*"; }
 
 [ "$(id -u)" = 0 ] || fail "run as root (debootstrap and mkfs.ext4 -d need it)"
-for tool in debootstrap qemu-system-x86_64 mkfs.ext4; do
-  command -v "$tool" >/dev/null || fail "$tool is missing (apt-get install debootstrap qemu-system-x86 e2fsprogs)"
+for tool in debootstrap qemu-system-x86_64 mkfs.ext4 column; do
+  command -v "$tool" >/dev/null \
+    || fail "$tool is missing (apt-get install debootstrap qemu-system-x86 e2fsprogs bsdextrautils)"
 done
 mkdir -p "$VM"
 
