@@ -63,7 +63,8 @@ if git -C "$REPO" cat-file -e "$BEFORE:grader/sandbox.py" 2>/dev/null; then
   git -C "$REPO" show "$BEFORE:grader/sandbox.py" > "$VM/stage/before/sandbox.py"
   echo "$BEFORE (before the fix)" > "$VM/stage/before/label"
 fi
-mkfs.ext4 -q -F -L derma-check -d "$VM/stage" "$VM/check.ext4" 16M >/dev/null || fail "mkfs.ext4 -d failed for the check disk"
+mkfs.ext4 -q -F -L derma-check -d "$VM/stage" "$VM/check.ext4" 16M >/dev/null \
+  || fail "mkfs.ext4 -d failed for the check disk"
 
 step "boot: qemu-system-x86_64 -accel tcg (serial console in $VM/console.log)"
 # panic=1 with -no-reboot: the init exits right after asking for a power-off, and the kernel's "attempted to kill
