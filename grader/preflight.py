@@ -82,9 +82,11 @@ def _missing(sb):
     if sb.ids and sb.bwrap:
         return None
     if sb.bwrap:
+        limits = ("a cgroup delegated to you holds the memory, processes and CPU" if sb.cgroup else
+                  "memory is polled without a cgroup, there is no CPU quota")
         return ("grading without root, in bubblewrap's user namespace: the same view and namespaces, but student "
-                "code runs as your own uid (no uid per grading), memory is polled without a cgroup, there is no CPU "
-                "quota and out/ is not size-capped. Grade as root (Docker, Gradescope) for those.")
+                f"code runs as your own uid (no uid per grading), {limits} and out/ is not size-capped. Grade as root "
+                "(Docker, Gradescope) for those.")
     return (f"student code sees the host's filesystem ({sb.no_bwrap_reason})"
             + ("" if sb.ids else ", runs as your own user with your files in reach, and keeps the network")
             + ". Fix that before grading students' code.")

@@ -15,14 +15,15 @@ Without root (an instructor on a shared server), where the kernel lets unprivile
 bubblewrap builds the same view in a user namespace of its own (`--unshare-user`), with the same PID, network, IPC
 and UTS namespaces and no capabilities. What root alone gives is missing: the child runs as the grader's own uid
 (two gradings at once are kept apart by their views alone, each binding its own 0700 folder and nothing else), no
-cgroup (memory is polled, as below), no CPU quota, and out/ is a plain folder (mounting a tmpfs needs root). Its
+cgroup unless one is delegated to the user (else memory is polled, as below), no CPU quota, and out/ is a plain folder (mounting a tmpfs needs root). Its
 processes and threads are capped by RLIMIT_NPROC set inside the user namespace, where since Linux 5.14 it counts
 that namespace's processes alone, not the grader's user's other ones.
 Without bubblewrap (not installed, or a container that forbids its namespaces) the hand-written fallback keeps the
 uid, a network and a PID namespace, and says that the host's filesystem is visible. Without a cgroup the
 watchdog counts process RSS plus the child's private tmpfs. Without root and without bubblewrap nothing can be
 switched: the grader's own user runs the child, as a child subreaper that hunts down whatever the child leaves
-running.
+running. Without root, a cgroup v2 subtree delegated to the grader's user (systemd-run --user --scope -p
+Delegate=yes, say) still gives the cgroup's limits, with or without bubblewrap.
 
 Memory without a cgroup is counted for the whole process tree. Normally one process holds nearly all of it, and
 the sum of the RSS values in /proc/PID/stat is exact and cheap. When two or more processes are large, forks may
@@ -31,6 +32,7 @@ plus the largest shared part once. smaps_rollup is not read on every poll becaus
 the process's memory lock: 16 ms per read of a process that has imported torch, which slowed the child's training.
 """
 import ctypes
+import errno
 import fcntl
 import glob
 import os
@@ -358,23 +360,106 @@ def claim_identity(first, last):
     raise RuntimeError(f"every sandbox uid in {first}..{last} is in use")
 
 
+CGROUP_ROOT = "/sys/fs/cgroup"  # where the cgroup filesystems are mounted (tests point it at a fake tree)
+GRADER_LEAF = "dermagrade-grader"  # v2: the leaf the grader's cgroup's processes move into (Cgroup._v2_parent)
+_v2_lock = threading.Lock()  # gradings on threads of one process enable the controllers one at a time
+
+
+def _own_cgroups():
+    """The lines of /proc/self/cgroup: "id:controllers:path" per hierarchy, "0::path" for v2."""
+    with open("/proc/self/cgroup") as f:
+        return f.read().splitlines()
+
+
+def _write(path, text):
+    """Write a cgroup file. Never creates one: a missing file means that its controller is not enabled there."""
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _words(path):
+    try:
+        with open(path) as f:
+            return set(f.read().split())
+    except FileNotFoundError:
+        return set()
+
+
+def _v2_parent(own):
+    """(the cgroup v2 folder that gets each grading's cgroup as a child, how its controllers were enabled).
+
+    cgroup v2 gives a child the memory, pids and cpu controllers only when its parent lists them in
+    cgroup.subtree_control, and a cgroup that holds processes may not (the "no internal processes" rule: EBUSY).
+    The grader's own cgroup holds the grader, so unless it was given a delegated subtree whose controllers are
+    already on, every process of the grader's cgroup (the grader, and the shell or service that started it) moves
+    into the leaf GRADER_LEAF beside the gradings, and then the controllers are enabled. A grader already in that
+    leaf (a second grading, or a second grader in the same cgroup) uses its parent. Raises OSError (EBUSY, EACCES,
+    EOPNOTSUPP...) with a strerror that says what was tried; the caller falls back to counting memory itself.
+    """
+    moved = os.path.basename(own) == GRADER_LEAF
+    if moved:
+        own = os.path.dirname(own)
+    available = _words(f"{own}/cgroup.controllers")
+    if not {"memory", "pids"} <= available:
+        raise OSError(errno.ENOENT, "cgroup v2 gives the grader's cgroup no memory and pids controllers")
+    wanted = [c for c in ("memory", "pids", "cpu") if c in available]
+    with _v2_lock:
+        try:
+            for attempt in range(6):  # a process forking into our cgroup meanwhile makes it busy again
+                try:
+                    if not set(wanted) <= _words(f"{own}/cgroup.subtree_control"):
+                        _enable(own, wanted)
+                    break
+                except OSError as err:
+                    if err.errno != errno.EBUSY or attempt == 5:
+                        raise
+                    os.makedirs(f"{own}/{GRADER_LEAF}", exist_ok=True)
+                    for pid in _words(f"{own}/cgroup.procs"):
+                        try:
+                            _write(f"{own}/{GRADER_LEAF}/cgroup.procs", pid)
+                        except ProcessLookupError:
+                            pass  # it exited
+                    moved = True
+        except OSError as err:
+            raise OSError(err.errno, f"cgroup v2 controllers not enabled for the grader's cgroup: moving the "
+                          f"grader into a leaf failed ({err.strerror}); a delegated cgroup of its own fixes "
+                          f"this: systemd-run --scope -p Delegate=yes python -m grader ...") from None
+    if moved:
+        return own, f"cgroup v2, controllers enabled by moving the grader into the leaf {GRADER_LEAF}"
+    return own, "cgroup v2, controllers enabled for the grader's cgroup"
+
+
+def _enable(cgroup, controllers):
+    """Enable the controllers for the cgroup's children; cpu on its own, so that a kernel that refuses it
+    (realtime processes, say) costs only the CPU quota."""
+    _write(f"{cgroup}/cgroup.subtree_control", " ".join(f"+{c}" for c in controllers if c != "cpu"))
+    if "cpu" in controllers:
+        try:
+            _write(f"{cgroup}/cgroup.subtree_control", "+cpu")
+        except OSError:
+            pass  # no cpu.max in the grading's cgroup: Cgroup.cpu says there is no quota
+
+
 class Cgroup:
     """A memory, pids and cpu cgroup of the child's own, under the grader's own cgroup (v1 or v2). Memory counts
     every page the child's processes hold: anonymous memory, tmpfs, /dev/shm and memfd files, swap. The CPU quota
-    (`cores` cores) is optional: without it grading still runs, and `cpu` (the isolation note) says why."""
+    (`cores` cores) is optional: without it grading still runs, and `cpu` (the isolation note) says why. `how`
+    says which cgroup held the memory (cgroup v1, or v2 and how its controllers were enabled)."""
 
     def __init__(self, name, memory_mb, max_processes, cores):
-        self.dirs, self.memory, self.v2 = [], None, False
+        self.dirs, self.memory, self.v2, self.how = [], None, False, "cgroup v1"
         self.cpu = "no CPU quota (no cpu controller for the grader's cgroup)"
         own = {}
-        with open("/proc/self/cgroup") as f:
-            for line in f:
-                hid, controllers, rel = line.rstrip("\n").split(":", 2)
-                for c in controllers.split(",") if controllers else ["" if hid == "0" else None]:
-                    if c in ("memory", "pids", ""):
-                        own[c] = rel
-                    elif c == "cpu":  # v1 mounts a hierarchy under its controllers' names, such as cpu,cpuacct
-                        own[c] = f"/sys/fs/cgroup/{controllers}{rel}"
+        for line in _own_cgroups():
+            hid, controllers, rel = line.split(":", 2)
+            for c in controllers.split(",") if controllers else ["" if hid == "0" else None]:
+                if c in ("memory", "pids", ""):
+                    own[c] = rel
+                elif c == "cpu":  # v1 mounts a hierarchy under its controllers' names, such as cpu,cpuacct
+                    own[c] = f"{CGROUP_ROOT}/{controllers}{rel}"
         limit = str(int(memory_mb * 1024 * 1024))
         try:
             self._create(own, name, limit, max_processes, cores)
@@ -383,17 +468,18 @@ class Cgroup:
             raise
 
     def _create(self, own, name, limit, max_processes, cores):
-        if "memory" in own and os.path.isdir("/sys/fs/cgroup/memory"):
-            self.memory = self._make(f"/sys/fs/cgroup/memory{own['memory']}/{name}",
+        if "memory" in own and os.path.isdir(f"{CGROUP_ROOT}/memory"):
+            self.memory = self._make(f"{CGROUP_ROOT}/memory{own['memory']}/{name}",
                                      [("memory.limit_in_bytes", limit), ("memory.memsw.limit_in_bytes", limit)])
-            if "pids" in own and os.path.isdir("/sys/fs/cgroup/pids"):
-                self._make(f"/sys/fs/cgroup/pids{own['pids']}/{name}", [("pids.max", str(max_processes))])
+            if "pids" in own and os.path.isdir(f"{CGROUP_ROOT}/pids"):
+                self._make(f"{CGROUP_ROOT}/pids{own['pids']}/{name}", [("pids.max", str(max_processes))])
             if "cpu" in own and os.path.isdir(own["cpu"]):
                 self._quota(f"{own['cpu']}/{name}", [("cpu.cfs_period_us", "100000"),
                                                      ("cpu.cfs_quota_us", str(cores * 100000))], cores)
-        elif "" in own and os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        elif "" in own and os.path.exists(f"{CGROUP_ROOT}/cgroup.controllers"):
             self.v2 = True
-            self.memory = self._make(f"/sys/fs/cgroup{own['']}/{name}", [
+            parent, self.how = _v2_parent(f"{CGROUP_ROOT}{own['']}".rstrip("/"))
+            self.memory = self._make(f"{parent}/{name}", [
                 ("memory.max", limit), ("memory.swap.max", "0"), ("pids.max", str(max_processes))])
             if os.path.exists(f"{self.memory}/cpu.max"):  # else our parent does not enable the cpu controller
                 self._quota(self.memory, [("cpu.max", f"{cores * 100000} 100000")], cores)
@@ -425,15 +511,12 @@ class Cgroup:
         for key, value in settings:
             if key == "memory.memsw.limit_in_bytes" and not os.path.exists(f"{path}/{key}"):
                 continue  # the kernel does not account swap separately: memory.limit_in_bytes covers it
-            with open(f"{path}/{key}", "w") as f:
-                f.write(value)
+            _write(f"{path}/{key}", value)
 
     def join(self):
         """Move this process in (called in the child between fork and exec)."""
         for path in self.dirs:
-            fd = os.open(f"{path}/cgroup.procs", os.O_WRONLY)
-            os.write(fd, b"0" if self.v2 else str(os.getpid()).encode())
-            os.close(fd)
+            _write(f"{path}/cgroup.procs", "0" if self.v2 else str(os.getpid()))
 
     def _read(self, name):
         with open(f"{self.memory}/{name}") as f:
@@ -707,16 +790,20 @@ class Sandbox:
                 flags |= CLONE_NEWPID
                 cmd = [sys.executable, "-I", "-c", _PID_NS_WRAPPER, *cmd]
                 isolation.append("own PID namespace (nothing it starts outlives it)")
+        # Without root, only cgroup v2 can give the grader a cgroup: a subtree delegated to its user (systemd's
+        # Delegate=yes), whose folder and cgroup.procs and cgroup.subtree_control files that user owns.
+        delegable = root or os.path.exists(f"{CGROUP_ROOT}/cgroup.controllers")
         try:
-            self.cgroup = Cgroup(f"dermagrade-{self.ids.uid if self.ids else os.getpid()}",
-                                 lim.memory_limit_mb, lim.max_processes, lim.threads) if root else None
+            self.cgroup = Cgroup(f"dermagrade-{self.ids.uid}" if self.ids else self.tmp.name,  # unique either way
+                                 lim.memory_limit_mb, lim.max_processes, lim.threads) if delegable else None
         except OSError as err:
             self.cgroup = None
             isolation.append(f"no memory cgroup ({err.strerror}): memory counted by the grader as process RSS plus "
                              "tmpfs, /dev/shm and memfd files")
         if self.cgroup and self.cgroup.memory:
-            isolation.append(f"memory cgroup of {lim.memory_limit_mb:g} MB (tmpfs, /dev/shm and memfd count)")
-        elif root and self.cgroup is not None:
+            isolation.append(f"memory cgroup of {lim.memory_limit_mb:g} MB ({self.cgroup.how}; tmpfs, /dev/shm "
+                             "and memfd count)")
+        elif self.cgroup is not None:
             self.cgroup = None
             isolation.append("no memory cgroup on this host: memory counted by the grader as process RSS plus "
                              "tmpfs, /dev/shm and memfd files")
@@ -725,7 +812,7 @@ class Sandbox:
                              "the grader every 0.1 s as process RSS plus tmpfs, /dev/shm and memfd files (the kernel "
                              "refuses nothing: a use above the limit is stopped at the next poll)")
         isolation.append(self.cgroup.cpu if self.cgroup else
-                         f"no CPU quota ({'no cgroup of its own' if root else 'grader is not root'})")
+                         f"no CPU quota ({'no cgroup of its own' if delegable else 'grader is not root'})")
         isolation.append(f"files up to {lim.max_file_mb} MB"
                          + (f", {lim.max_processes} processes" if self.ids or self.cgroup or rootless_cap else "")
                          + (f", out/ capped at {OUT_MB} MB and {OUT_FILES} files" if self._mounted else "")
