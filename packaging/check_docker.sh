@@ -167,6 +167,18 @@ if wants docker; then
     [ "$(stat -c %u "$OUT/results.json")" = 65534 ] || fail "$kind: results.json is not owned by the /results folder's owner"
     check_results "$OUT" "$kind"
   done
+  # The VM's hostile cases (packaging/vm/cases.py: plain Python children, no torch) with the image's own sandbox, in
+  # a container without added capabilities, as on Gradescope: one table, like check_vm.sh's.
+  step "hostile cases in a container without added capabilities (packaging/vm/cases.py)"
+  APP="$(docker image inspect -f '{{.Config.WorkingDir}}' "$IMAGE")"
+  docker run --rm --memory=768m --network none -v "$REPO/packaging/vm/cases.py":/cases.py:ro "$IMAGE" \
+    python3 /cases.py "$APP/grader/sandbox.py" "docker, no added capabilities" >"$WORK/container_cases.log" 2>&1 \
+    || { tail -n 20 "$WORK/container_cases.log"; fail "the hostile cases did not run in the container"; }
+  grep -a '^DERMA-VM|' "$WORK/container_cases.log" | cut -d'|' -f2- \
+    | { echo "host|case|verdict|peak MB|child got to|memory limit held by"; cat; } | column -t -s'|'
+  grep -a '^DERMA-NOTE|' "$WORK/container_cases.log" | cut -d'|' -f2- | sed 's/|/: /'
+  grep -aq '^DERMA-VM|[^|]*|memory bomb|memory limit exceeded: the student.s|' "$WORK/container_cases.log" \
+    || fail "the memory bomb in a container was not stopped as the student's"
 fi
 
 # --- otter grade -------------------------------------------------------------------------------------------------------------
