@@ -19,13 +19,14 @@
 # for index pages); it is keyed on requirements-student.txt, so changed pins start an empty one. The venv (about
 # 6 GB with torch's CUDA build) is removed after a passing run. Root only.
 #
-# Measured on a 2-core machine of CI's kind while other work shared it (load 5 to 7), December 2026, torch 2.14.1:
-#   cold 344 s: debootstrap 73 s; 60 wheels, 2995 MB, fetched in 51 s; install 134 s; pytest tests/ 7 s;
-#               3.12 resolution 24 s; venv removal 45 s
-#   warm 328 s: nothing fetched (pip still reads PyPI's index: 24 s); install 174 s; pytest tests/ 10 s;
-#               3.12 resolution 47 s; venv removal 54 s
-# The install, not the download, is the cost: the cache saves debootstrap and the 3 GB (about 2 minutes here,
-# more on a slower link). Two earlier runs, without the venv removal and the timers: cold 211 s, warm 301 s.
+# Measured on a 2-core machine of CI's kind, December 2026, torch 2.14.1 (seconds):
+#                   total  debootstrap  pip download         install  pytest tests/  3.12  venv removal
+#   idle,   cold     187       43       60 wheels, 2995 MB: 21    78        5          21        10
+#   idle,   warm     123        -       nothing fetched: 11       72        6          18         6
+#   shared, cold     344       73       60 wheels, 2995 MB: 51   134        7          24        45
+#   shared, warm     328        -       nothing fetched: 24      174       10          47        54
+# ("shared": other work on the machine, load 5 to 7; a warm pip download still reads PyPI's index.) The install,
+# not the download, is the cost: the cache saves debootstrap and the 3 GB, a minute here, more on a slower link.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WORK="${DERMA_CHECK_DIR:-/var/tmp/dermamnist-check}/py313"
