@@ -2,7 +2,8 @@
 
 - requirements-student.txt is minimal (no otter-grader; matplotlib for the run's page) and pins exactly what requirements.txt pins;
 - README, starter README and pyproject state one Python floor, this interpreter meets it, and the README's one-line
-  check explains an older interpreter in one line (run here with a faked 3.10);
+  check explains an older interpreter in one line (run here with a faked 3.10); the READMEs claim no Python newer
+  than the one CI installs the student's requirements on (.ci/run runs packaging/check_student_install.sh);
 - the starter kit ships the course baseline: an edited student/ (code, not comments) makes `package` refuse.
 """
 import re
@@ -18,6 +19,7 @@ from grader import rubric as rubric_mod
 from instructor import package
 
 REPO = Path(__file__).resolve().parents[1]
+NEWEST_TESTED = "3.13"  # Debian trixie's python3: packaging/check_student_install.sh checks it is
 STUDENT_NEEDS = {"torch", "torchvision", "medmnist", "numpy", "scikit-learn", "tqdm", "matplotlib", "pillow", "pytest"}
 INSTRUCTOR_ONLY = {"otter-grader"}
 
@@ -49,8 +51,16 @@ def test_python_floor_is_stated_once_everywhere_and_met_here():
     assert package.OTTER_PYTHON_VERSION == text
     for readme in (REPO / "README.md", REPO / "packaging" / "starter" / "README.md"):
         content = readme.read_text()
-        assert f"Python {text} or newer" in content and "3.10 to" not in content, readme
+        assert f"Python {text} to {NEWEST_TESTED}" in content and "or newer" not in content, readme
         assert check_line(readme), readme
+
+
+def test_the_newest_python_claimed_is_the_one_ci_checks():
+    """The check stops unless trixie's python3 is PYTHON, so CI has run a student's install on NEWEST_TESTED."""
+    check = (REPO / "packaging" / "check_student_install.sh").read_text()
+    assert re.search(rf"^PYTHON={re.escape(NEWEST_TESTED)} ", check, re.M)
+    assert '--include="$PACKAGES" trixie' in check and "PACKAGES=python3," in check
+    assert re.search(r"^bash packaging/check_student_install\.sh$", (REPO / ".ci" / "run").read_text(), re.M)
 
 
 def check_line(readme):
