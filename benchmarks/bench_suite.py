@@ -12,6 +12,9 @@ Levers measured:
                       check, prediction), the grader's time around the sandbox (data, layout, scoring, writing), and
                       the worker process's (a fresh interpreter per grading); and, alone, a fresh interpreter's
                       `import torch, torchvision` (what every sandbox pays first).
+  --floor             then, in the same run, bench_levers.py's floor for the same experiments (each one's training
+                      steps and validation passes alone, one core each) and the ratio of the last -j run's wall time
+                      to that floor on this machine's cores: what data, start-up and scoring add to the arithmetic.
 The CPU build of torch, torch.compile, mixed precision and data handling in the loop: benchmarks/bench_levers.py.
 
 The machine may be shared: the script prints the load average before and after; wall times on a loaded machine are
@@ -83,6 +86,7 @@ def main(argv=None):
     ap.add_argument("--jobs", default="1,2", help="sandboxes at once to compare (default 1,2)")
     ap.add_argument("--out", default="runs/bench_suite")
     ap.add_argument("--time-limit", type=float, default=1800, help="per run; generous so load cannot time out")
+    ap.add_argument("--floor", action="store_true", help="also measure the compute floor and print the ratio")
     ap.add_argument("--json", help="write the raw figures here")
     args = ap.parse_args(argv)
     os.environ["DERMA_SYNTHETIC_SCALE"] = str(args.scale)
@@ -119,6 +123,14 @@ def main(argv=None):
               f"({walls[jobs[0]]:.0f} s -> {walls[jobs[-1]]:.0f} s)")
     print("child+ = sandbox wall - training (interpreter, imports, data, build, checks, prediction); grader+ = "
           "grading - sandbox; worker+ = worker process - grading. Seconds.")
+    if args.floor:
+        import bench_levers  # beside this file
+        floor = bench_levers.floor(argparse.Namespace(only=only, steps=40, data_dir=None))
+        result["floor"] = floor
+        result["suite_over_floor"] = walls[jobs[-1]] / floor["wall_floor_s"]
+        print(f"\nsuite -j{jobs[-1]} {walls[jobs[-1]]:.0f} s over its compute floor {floor['wall_floor_s']:.0f} s "
+              f"({floor['core_seconds']:.0f} core-seconds on {bench_levers.CORES} cores): "
+              f"**{result['suite_over_floor']:.2f}x**")
     result["load_after"] = load()
     print(f"load average after: {result['load_after']:.1f}")
     if args.json:
