@@ -46,12 +46,14 @@ def as_user():
 
 @pytest.fixture(scope="module")
 def workspace(as_user, synthetic_root):
-    """A folder the unprivileged user owns: code/ (grader/, locked/ and instructor/), the rubric, the submissions,
-    the data and home/ with the grader's key."""
+    """A folder the unprivileged user owns: code/ (grader/, locked/, instructor/, packaging/image.py), the rubric,
+    the submissions, the data and home/ with the grader's key."""
     ws = Path(tempfile.mkdtemp(prefix="dermagrade-rootless-test-", dir="/tmp"))
     try:
         for pkg in ("grader", "locked", "instructor"):
             shutil.copytree(REPO / pkg, ws / "code" / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+        (ws / "code" / "packaging").mkdir()  # the images' settings, which instructor/package.py reads
+        shutil.copyfile(REPO / "packaging" / "image.py", ws / "code" / "packaging" / "image.py")
         shutil.copyfile(RUBRIC_PATH, ws / "rubric.toml")
         for sub in ("honest", "neighbour"):
             shutil.copytree(SUBS / sub, ws / "subs" / sub)
