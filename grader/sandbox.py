@@ -15,9 +15,10 @@ Without root (an instructor on a shared server), where the kernel lets unprivile
 bubblewrap builds the same view in a user namespace of its own (`--unshare-user`), with the same PID, network, IPC
 and UTS namespaces and no capabilities. What root alone gives is missing: the child runs as the grader's own uid
 (two gradings at once are kept apart by their views alone, each binding its own 0700 folder and nothing else), no
-cgroup unless one is delegated to the user (else memory is polled, as below), no CPU quota, and out/ is a plain folder (mounting a tmpfs needs root). Its
-processes and threads are capped by RLIMIT_NPROC set inside the user namespace, where since Linux 5.14 it counts
-that namespace's processes alone, not the grader's user's other ones.
+cgroup unless one is delegated to the user (else memory is polled, as below) and so no CPU quota, and out/ is a
+plain folder (mounting a tmpfs needs root). Its processes and threads are capped by RLIMIT_NPROC set inside the
+user namespace, where since Linux 5.14 it counts that namespace's processes alone, not the grader's user's other
+ones.
 Without bubblewrap (not installed, or a container that forbids its namespaces) the hand-written fallback keeps the
 uid, a network and a PID namespace, and says that the host's filesystem is visible. Without a cgroup the
 watchdog counts process RSS plus the child's private tmpfs. Without root and without bubblewrap nothing can be

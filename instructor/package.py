@@ -38,7 +38,6 @@ ZIP_NAMES = {"gradescope": "gradescope_autograder.zip", "otter": "otter_autograd
              "starter": "student_starter.zip"}
 
 
-
 def _load_by_path(name, path):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
