@@ -101,7 +101,8 @@ def main():
     engine.seed_everything()
     if request.get("memory_limit_mb"):
         give_back_memory_when_tight(request["memory_limit_mb"], on_switch=lambda: print(
-            "grader: memory near the limit: freed memory now goes back to the system", flush=True))
+            f"grader: your run's memory is near its {request['memory_limit_mb']:g} MB limit: freed memory now goes "
+            "back to the system (steps may slow down); a smaller batch or model uses less.", flush=True))
     with np.load(SANDBOX / "data.npz") as npz:
         images = {s: npz[f"{s}_images"] for s in ("train", "val", "test")}
         labels = {s: npz[f"{s}_labels"] for s in ("train", "val")}

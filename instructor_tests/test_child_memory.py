@@ -69,3 +69,16 @@ def test_a_real_switch_returns_what_glibc_kept(tmp_path):
         got[mode] = [int(v) for v in out]
     assert got["keep"][1] > 250, f"glibc did not keep the freed blocks here (RSS {got['keep']} MB): test is moot"
     assert got["switch"][1] < got["switch"][0] - 200, got
+
+
+def test_a_grading_near_its_limit_switches_and_scores_the_same(synthetic_root, tmp_path):
+    """End to end: the rubric's limit reaches the child (request.json), the switch fires near it and says so in the
+    output, and every number is the one of a grading far from its limit (only where freed memory goes changed)."""
+    from grader.grade import grade
+    from test_grader import RUBRIC_PATH, SUBS
+    records = {mb: grade(SUBS / "honest", tmp_path / str(mb), rubric_path=RUBRIC_PATH, data_dir=synthetic_root,
+                         synthetic=True, log=lambda *a: None, memory_limit_mb=mb) for mb in (500, 2000)}
+    near, far = records[500], records[2000]
+    assert "memory is near its 500 MB limit: freed memory now goes back" in near["sandbox"]["output"]
+    assert "freed memory now goes back" not in far["sandbox"]["output"]
+    assert near["score"] == far["score"] and near["metrics"] == far["metrics"]
